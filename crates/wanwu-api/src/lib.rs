@@ -1,0 +1,1 @@
+//! REST API with OpenAPI, WebSocket live data and the embedded web console.

@@ -1,0 +1,1 @@
+//! The platform: device registry, ingest pipeline, twin, commands, rules and alarms.

@@ -1,0 +1,1 @@
+//! Thing model, identifiers, values and the Message that travels the one path of data; validation. No I/O.

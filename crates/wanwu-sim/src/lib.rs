@@ -1,0 +1,1 @@
+//! Smart-city device simulator and load generator.

@@ -1,0 +1,1 @@
+//! Metadata repositories: one trait, SQLite (embedded default) and PostgreSQL implementations.

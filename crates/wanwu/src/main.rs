@@ -1,0 +1,2 @@
+//! The `wanwu` binary: command line and wiring only.
+fn main() {}
