@@ -1,0 +1,482 @@
+// One device: latest values, live charts, twin (with the desired editor), commands, events,
+// alarms and credentials.
+
+import { listPage, seg } from '../api.js';
+import { h, replace, card, empty, table, errorBox, busy, toast, loading, field, unavailable } from '../dom.js';
+import { RANGES, rangeQuery, columnsFromSeries, addPoint, samplesFromMessage, latestFrom } from '../chartdata.js';
+import { ago, dateTime, value as fmtValue } from '../format.js';
+import { typedInputs } from '../forms.js';
+import { openLive } from '../live.js';
+import { loadInto } from '../pagekit.js';
+import { renderAlarms } from '../alarmlist.js';
+import { numericProperties, isWritable } from '../thingmodel.js';
+import { link } from '../router.js';
+import { tokenNotice } from './devices.js';
+
+/** Page title. */
+export const title = 'Device';
+
+const COLOURS = ['#2563eb', '#d9480f', '#2b8a3e', '#9c36b5', '#c2255c', '#0b7285', '#5f3dc4', '#e67700'];
+
+/** Renders the device page. */
+export async function render(root, ctx) {
+  const id = ctx.params.id;
+  const base = `/devices/${seg(id)}`;
+  replace(root, loading('Loading device'));
+  let device;
+  try {
+    device = await ctx.api.get(base, { signal: ctx.signal });
+  } catch (e) {
+    if (e?.name === 'AbortError') throw e;
+    replace(root, h('h1', {}, id), errorBox(e, e.status === 404 ? 'No such device' : 'The device could not be loaded'), h('p', {}, h('a', { href: '#/devices' }, 'Back to devices')));
+    return;
+  }
+  ctx.setTitle(device.name || device.id);
+  let product = null;
+  try {
+    product = await ctx.api.get(`/products/${seg(device.product)}`, { signal: ctx.signal });
+  } catch (e) {
+    if (e?.name === 'AbortError') throw e;
+  }
+
+  const hosts = {
+    latest: h('div', {}),
+    charts: h('div', { class: 'charts' }),
+    twin: h('div', {}),
+    commands: h('div', {}),
+    events: h('div', {}),
+    alarms: h('div', {}),
+    credentials: h('div', {}),
+  };
+  const rangeButtons = h('div', { class: 'segmented', role: 'group', 'aria-label': 'Chart range' });
+  replace(
+    root,
+    header(device, product),
+    h('div', { class: 'grid device-grid' }, card('Latest values', hosts.latest), card('Charts', hosts.charts, rangeButtons)),
+    h('div', { class: 'grid two' }, card('Twin', hosts.twin), card('Commands', hosts.commands)),
+    h('div', { class: 'grid two' }, card('Events', hosts.events), card('Alarms', hosts.alarms)),
+    ctx.canWrite ? card('Credentials', hosts.credentials) : null,
+  );
+
+  const live = createLiveState(ctx, base, device, product, hosts, rangeButtons);
+  await Promise.all([
+    live.start(),
+    renderTwin(ctx, base, product, hosts.twin),
+    renderCommands(ctx, base, product, hosts.commands),
+    renderEvents(ctx, base, hosts.events),
+    renderDeviceAlarms(ctx, device, hosts.alarms),
+    ctx.canWrite ? renderCredentials(ctx, base, hosts.credentials) : null,
+  ]);
+}
+
+function header(device, product) {
+  const status = device.status || 'offline';
+  return h(
+    'div',
+    { class: 'page-head' },
+    h('p', { class: 'crumbs' }, h('a', { href: '#/devices' }, 'Devices'), ' / '),
+    h('h1', {}, device.name || device.id, ' ', h('span', { class: `status status-${status}`, 'data-device-status': status }, status)),
+    h(
+      'dl',
+      { class: 'facts' },
+      h('dt', {}, 'Id'),
+      h('dd', { class: 'mono' }, device.id),
+      h('dt', {}, 'Product'),
+      h('dd', {}, h('a', { href: link(['products', device.product]) }, product?.name || device.product)),
+      h('dt', {}, 'Last seen'),
+      h('dd', { title: dateTime(device.last_seen) }, ago(device.last_seen)),
+      device.asset ? [h('dt', {}, 'Asset'), h('dd', {}, device.asset)] : null,
+      device.location ? [h('dt', {}, 'Location'), h('dd', {}, `${device.location.lat}, ${device.location.lon}`)] : null,
+      Object.keys(device.tags || {}).length ? [h('dt', {}, 'Tags'), h('dd', {}, Object.entries(device.tags).map(([k, v]) => h('span', { class: 'tag' }, `${k}=${v}`)))] : null,
+    ),
+  );
+}
+
+/** Latest values and charts, kept current by the WebSocket (or by polling when it is absent). */
+function createLiveState(ctx, base, device, product, hosts, rangeButtons) {
+  const props = new Map((product?.properties || []).map((p) => [p.id, p]));
+  const numeric = numericProperties(product);
+  const latest = new Map();
+  let rangeKey = '1h';
+  let from = 0;
+  const charts = new Map(); // key -> {chart, column}
+  let chartModule = null;
+
+  const drawLatest = () => {
+    if (!latest.size) {
+      replace(hosts.latest, empty('No data yet. Values appear here as soon as the device sends telemetry.'));
+      return;
+    }
+    const keys = [...new Set([...props.keys(), ...latest.keys()])].filter((k) => latest.has(k));
+    replace(
+      hosts.latest,
+      h(
+        'dl',
+        { class: 'latest' },
+        keys.map((k) => {
+          const l = latest.get(k);
+          const def = props.get(k);
+          return h('div', { class: 'latest-item', dataset: { key: k } }, h('dt', {}, def?.name || k), h('dd', {}, h('span', { class: 'big' }, fmtValue(l.value, def?.unit)), h('span', { class: 'muted small' }, ago(l.ts))));
+        }),
+      ),
+    );
+  };
+
+  const loadLatest = async () => {
+    const body = await ctx.api.get(`${base}/telemetry/latest`, { signal: ctx.signal });
+    for (const [k, v] of latestFrom(body)) latest.set(k, v);
+    drawLatest();
+  };
+
+  const loadCharts = async () => {
+    if (!numeric.length) {
+      replace(hosts.charts, empty(product ? 'This product has no numeric properties to chart.' : 'The product could not be loaded, so there is nothing to chart.'));
+      return;
+    }
+    await loadInto(ctx, hosts.charts, {
+      feature: 'Telemetry history',
+      path: `${base}/telemetry`,
+      load: async () => {
+        const q = rangeQuery(rangeKey);
+        from = q.from;
+        const body = await ctx.api.get(`${base}/telemetry`, { query: { keys: numeric.map((p) => p.id), ...q }, signal: ctx.signal });
+        const columns = columnsFromSeries(body?.series);
+        chartModule = chartModule || (await import('../chart.js'));
+        for (const c of charts.values()) c.chart.destroy();
+        charts.clear();
+        const hostsByKey = numeric.map((p) => {
+          const el = h('div', { class: 'chart', dataset: { key: p.id }, role: 'img', 'aria-label': `${p.name || p.id} over the last ${RANGES[rangeKey].label}` });
+          return [p, el];
+        });
+        replace(hosts.charts, hostsByKey.map(([p, el]) => h('figure', { class: 'chart-fig' }, h('figcaption', {}, p.name || p.id, p.unit ? h('span', { class: 'muted' }, ` ${p.unit}`) : null, h('span', { class: 'muted small', dataset: { pointsFor: p.id } }, '')), el)));
+        hostsByKey.forEach(([p, el], i) => {
+          const column = columns.get(p.id) || { xs: [], ys: [] };
+          const chart = chartModule.lineChart(el, { label: p.name || p.id, unit: p.unit, column, colour: COLOURS[i % COLOURS.length] });
+          charts.set(p.id, { chart, column });
+          countPoints(p.id);
+        });
+      },
+    });
+  };
+
+  const countPoints = (key) => {
+    const el = hosts.charts.querySelector(`[data-points-for="${CSS.escape(key)}"]`);
+    const c = charts.get(key);
+    if (el && c) el.textContent = ` · ${c.column.xs.length} points`;
+  };
+
+  const onSample = (ts, values) => {
+    let changed = false;
+    for (const [k, v] of Object.entries(values)) {
+      const prev = latest.get(k);
+      if (!prev || prev.ts === null || ts >= prev.ts) {
+        latest.set(k, { ts, value: v });
+        changed = true;
+      }
+      const c = charts.get(k);
+      if (c && typeof v === 'number' && ts >= from) {
+        addPoint(c.column, ts, v, Date.now() - RANGES[rangeKey].ms);
+        c.chart.update(c.column);
+        countPoints(k);
+      }
+    }
+    if (changed) drawLatest();
+  };
+
+  for (const key of Object.keys(RANGES)) {
+    rangeButtons.appendChild(
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'small',
+          'aria-pressed': String(key === rangeKey),
+          dataset: { range: key },
+          onclick: async (e) => {
+            rangeKey = key;
+            for (const b of rangeButtons.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b === e.currentTarget));
+            await loadCharts();
+          },
+        },
+        RANGES[key].label,
+      ),
+    );
+  }
+  ctx.onDispose(() => {
+    for (const c of charts.values()) c.chart.destroy();
+  });
+
+  const startPolling = () => {
+    // Without a WebSocket the latest values are polled; new ones extend the charts.
+    const timer = setInterval(async () => {
+      try {
+        const body = await ctx.api.get(`${base}/telemetry/latest`, { signal: ctx.signal });
+        for (const [k, v] of latestFrom(body)) if (v.ts !== null) onSample(v.ts, { [k]: v.value });
+      } catch {
+        /* tried again on the next tick */
+      }
+    }, 3000);
+    ctx.onDispose(() => clearInterval(timer));
+  };
+
+  return {
+    async start() {
+      await Promise.all([
+        loadInto(ctx, hosts.latest, { feature: 'Latest values', path: `${base}/telemetry/latest`, load: loadLatest }),
+        loadCharts(),
+      ]);
+      if (ctx.caps.known && !ctx.caps.has('get', `${base}/telemetry/latest`)) return;
+      if (ctx.caps.has('get', '/ws')) {
+        const conn = openLive({
+          token: ctx.token,
+          subscriptions: [{ op: 'subscribe', type: 'subscribe', device: device.id, devices: [device.id], topics: ['telemetry', 'presence', 'twin', 'events', 'commands'] }],
+          onFrame: (frame) => {
+            if (frame.device && frame.device !== device.id) return;
+            if (frame.kind === 'telemetry') for (const s of samplesFromMessage(frame.data, frame.ts)) onSample(s.ts, s.values);
+          },
+        });
+        ctx.onDispose(() => conn.close());
+      } else startPolling();
+    },
+  };
+}
+
+function kvTable(obj, emptyText, label) {
+  const entries = Object.entries(obj || {});
+  if (!entries.length) return h('p', { class: 'muted' }, emptyText);
+  return h('table', { class: 'kv', 'aria-label': label }, h('tbody', {}, entries.map(([k, v]) => h('tr', { dataset: { key: k } }, h('th', { scope: 'row' }, k), h('td', { class: 'mono' }, typeof v === 'object' ? JSON.stringify(v) : String(v))))));
+}
+
+async function renderTwin(ctx, base, product, host) {
+  const path = `${base}/shadow`;
+  const draw = async () => {
+    await loadInto(ctx, host, {
+      feature: 'The device twin',
+      path,
+      load: async () => {
+        const twin = await ctx.api.get(path, { signal: ctx.signal });
+        const writable = (product?.properties || []).filter(isWritable);
+        const parts = [
+          h('div', { class: 'twin-cols' }, h('div', { class: 'twin-col' }, h('h3', {}, 'Reported'), kvTable(twin.reported, 'Nothing reported yet.', 'Reported')), h('div', { class: 'twin-col' }, h('h3', {}, 'Desired'), kvTable(twin.desired, 'Nothing desired.', 'Desired')), h('div', { class: 'twin-col delta' }, h('h3', {}, 'Delta'), kvTable(twin.delta, 'In sync.', 'Delta'))),
+          h('p', { class: 'muted small' }, `Version ${twin.version ?? '—'}`),
+        ];
+        if (ctx.canWrite && writable.length && ctx.caps.has('patch', `${base}/shadow/desired`)) parts.push(desiredEditor(ctx, base, writable, twin, draw));
+        else if (ctx.canWrite && !writable.length) parts.push(h('p', { class: 'muted small' }, 'The product has no read_write properties, so there is nothing to set.'));
+        replace(host, parts);
+      },
+    });
+  };
+  await draw();
+}
+
+function desiredEditor(ctx, base, writable, twin, redraw) {
+  const inputs = typedInputs(writable, twin.desired || {});
+  const message = h('div', { class: 'form-message' });
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Set desired');
+  return h(
+    'form',
+    {
+      class: 'form desired-form',
+      'aria-label': 'Edit desired state',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const { values, errors } = inputs.read();
+        if (Object.keys(errors).length) return;
+        if (!Object.keys(values).length) {
+          replace(message, h('p', { class: 'muted' }, 'Enter at least one value.'));
+          return;
+        }
+        await busy(submit, async () => {
+          try {
+            const headers = twin.version !== undefined ? { 'If-Match': String(twin.version) } : {};
+            await ctx.api.patch(`${base}/shadow/desired`, values, { headers });
+            toast('Desired state set', 'ok');
+            await redraw();
+          } catch (err) {
+            if (err?.name === 'AbortError') return;
+            replace(message, errorBox(err, err.status === 412 ? 'The twin changed meanwhile; reload and try again' : 'The desired state was not set'));
+          }
+        });
+      },
+    },
+    h('h3', {}, 'Set desired'),
+    inputs.element,
+    h('div', { class: 'form-actions' }, submit),
+    message,
+  );
+}
+
+async function renderCommands(ctx, base, product, host) {
+  const commands = product?.commands || [];
+  if (!commands.length) {
+    replace(host, empty(product ? 'This product defines no commands.' : 'The product could not be loaded.'));
+    return;
+  }
+  if (!ctx.caps.has('post', `${base}/commands/x`)) {
+    replace(host, unavailable('Sending commands'));
+    return;
+  }
+  const history = h('div', { class: 'command-history' });
+  const drawHistory = async () => {
+    if (!ctx.caps.known || !ctx.caps.has('get', `${base}/commands`)) return;
+    try {
+      const { items } = listPage(await ctx.api.get(`${base}/commands`, { query: { limit: 10 }, signal: ctx.signal }));
+      replace(
+        history,
+        items.length
+          ? table(
+              [
+                { label: 'Command', cell: (c) => c.name ?? c.command },
+                { label: 'Status', cell: (c) => h('span', { class: `cmd-status st-${c.status}` }, c.status) },
+                { label: 'When', cell: (c) => ago(c.created_at ?? c.ts) },
+              ],
+              items,
+              { caption: 'Recent commands' },
+            )
+          : null,
+      );
+    } catch (e) {
+      if (e?.name === 'AbortError') throw e;
+    }
+  };
+  if (!ctx.canWrite) {
+    replace(host, h('p', { class: 'muted' }, `Commands: ${commands.map((c) => c.name || c.id).join(', ')}.`), history);
+    await drawHistory();
+    return;
+  }
+  const select = h('select', { id: 'command-name', name: 'command' }, commands.map((c) => h('option', { value: c.id }, c.name && c.name !== c.id ? `${c.name} (${c.id})` : c.id)));
+  const paramsHost = h('div', {});
+  const mode = h('select', { name: 'mode' }, h('option', { value: 'wait' }, 'wait for the reply'), h('option', { value: 'queue' }, 'queue (deliver when online)'));
+  const timeout = h('input', { type: 'number', name: 'timeout_ms', value: '5000', min: '100', max: '60000', step: '100' });
+  const result = h('div', { class: 'command-result', 'aria-live': 'polite' });
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Send command');
+  let inputs = null;
+  const showParams = () => {
+    const cmd = commands.find((c) => c.id === select.value);
+    inputs = typedInputs(cmd?.params || []);
+    replace(paramsHost, cmd?.params?.length ? inputs.element : h('p', { class: 'muted small' }, 'This command takes no parameters.'));
+  };
+  select.addEventListener('change', showParams);
+  showParams();
+  const form = h(
+    'form',
+    {
+      class: 'form',
+      'aria-label': 'Send a command',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const { values, errors } = inputs.read();
+        if (Object.keys(errors).length) return;
+        replace(result, loading('Waiting for the device'));
+        await busy(submit, async () => {
+          try {
+            const answer = await ctx.api.post(`${base}/commands/${seg(select.value)}`, { params: values, mode: mode.value, timeout_ms: Number(timeout.value) || 5000 });
+            replace(result, commandOutcome(answer));
+            await drawHistory();
+          } catch (err) {
+            if (err?.name === 'AbortError') return;
+            replace(result, errorBox(err, err.status === 504 ? 'The device did not answer in time' : 'The command failed'));
+          }
+        });
+      },
+    },
+    field('Command', select),
+    paramsHost,
+    h('div', { class: 'row' }, field('Mode', mode), field('Timeout (ms)', timeout)),
+    h('div', { class: 'form-actions' }, submit),
+  );
+  replace(host, form, result, history);
+  await drawHistory();
+}
+
+function commandOutcome(answer) {
+  const status = answer?.status || 'sent';
+  const ok = status === 'succeeded' || status === 'ok';
+  return h(
+    'div',
+    { class: `notice ${ok ? 'ok' : status === 'failed' || status === 'expired' ? 'bad' : ''}`, 'data-command-status': status },
+    h('p', {}, 'Status: ', h('strong', {}, status), answer?.id ? h('span', { class: 'muted small' }, ` · id ${answer.id}`) : null),
+    answer?.result !== undefined ? h('pre', { class: 'mono' }, JSON.stringify(answer.result, null, 2)) : null,
+    answer?.error ? h('p', { class: 'bad' }, String(answer.error)) : null,
+  );
+}
+
+async function renderEvents(ctx, base, host) {
+  await loadInto(ctx, host, {
+    feature: 'Events',
+    path: `${base}/events`,
+    load: async () => {
+      const now = Date.now();
+      const body = await ctx.api.get(`${base}/events`, { query: { from: now - 7 * 86400000, to: now, limit: 50 }, signal: ctx.signal });
+      const { items } = listPage(body, 'events');
+      if (!items.length) {
+        replace(host, empty('No events in the last 7 days.'));
+        return;
+      }
+      replace(
+        host,
+        table(
+          [
+            { label: 'When', cell: (e) => h('span', { title: dateTime(e.ts) }, ago(e.ts)) },
+            { label: 'Event', cell: (e) => e.name ?? e.event },
+            { label: 'Severity', cell: (e) => h('span', { class: `sev sev-${e.severity}` }, e.severity ?? '') },
+            { label: 'Params', cell: (e) => h('code', {}, JSON.stringify(e.params ?? {})) },
+          ],
+          items,
+          { caption: 'Events' },
+        ),
+      );
+    },
+  });
+}
+
+async function renderDeviceAlarms(ctx, device, host) {
+  const draw = () =>
+    loadInto(ctx, host, {
+      feature: 'Alarms',
+      path: '/alarms',
+      quiet: true,
+      load: async () => {
+        const { items } = listPage(await ctx.api.get('/alarms', { query: { device: device.id, limit: 50 }, signal: ctx.signal }));
+        renderAlarms(ctx, host, items.filter((a) => a.status !== 'cleared'), { onChanged: draw, showDevice: false });
+      },
+    });
+  replace(host, loading());
+  await draw();
+}
+
+async function renderCredentials(ctx, base, host) {
+  if (!ctx.caps.has('post', `${base}/token`)) {
+    replace(host, h('p', { class: 'muted' }, 'Token rotation is not available on this server.'));
+    return;
+  }
+  const result = h('div', { class: 'form-message' });
+  const rotate = h('button', { type: 'button', 'data-action': 'rotate' }, 'Rotate token');
+  const confirmRow = h('div', { class: 'btn-row', hidden: true });
+  const confirmBtn = h('button', { type: 'button', class: 'danger', 'data-action': 'confirm-rotate' }, 'Yes, rotate: the old token stops working');
+  const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  confirmRow.append(confirmBtn, cancel);
+  rotate.addEventListener('click', () => {
+    confirmRow.hidden = false;
+    rotate.hidden = true;
+    confirmBtn.focus();
+  });
+  cancel.addEventListener('click', () => {
+    confirmRow.hidden = true;
+    rotate.hidden = false;
+    rotate.focus();
+  });
+  confirmBtn.addEventListener('click', async () => {
+    await busy(confirmBtn, async () => {
+      try {
+        const answer = await ctx.api.post(`${base}/token`, {});
+        replace(result, tokenNotice({ id: ctx.params.id, ...answer }));
+        confirmRow.hidden = true;
+        rotate.hidden = false;
+      } catch (err) {
+        if (err?.name !== 'AbortError') replace(result, errorBox(err, 'The token was not rotated'));
+      }
+    });
+  });
+  replace(host, h('p', { class: 'muted' }, 'The device signs in to MQTT with its id and token. Rotating issues a new token and revokes the old one.'), rotate, confirmRow, result);
+}

@@ -1,0 +1,145 @@
+// Overview: devices in total and online, messages per second (live), active alarms by
+// severity, recent events.
+
+import { listPage } from '../api.js';
+import { h, replace, card, empty, table } from '../dom.js';
+import { ago, rate } from '../format.js';
+import { loadInto, fetchAll, counterSum, ratePerSecond } from '../pagekit.js';
+import { link } from '../router.js';
+
+/** Page title. */
+export const title = 'Overview';
+
+/** Alarm severities, most serious first. */
+export const ALARM_SEVERITIES = ['critical', 'major', 'minor', 'info'];
+
+/** Counters that count device messages accepted by the ingest pipeline. */
+export function isIngestCounter(name) {
+  return /^wanwu_(ingest_)?(messages|msgs)_(accepted|ingested|received|total)(_total)?$/.test(name) || name === 'wanwu_ingest_messages_total';
+}
+
+function stat(label, valueNode, sub) {
+  return h('div', { class: 'stat' }, h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-value' }, valueNode), sub ? h('div', { class: 'stat-sub muted' }, sub) : null);
+}
+
+async function countDevices(ctx, query) {
+  const body = await ctx.api.get('/devices', { query: { ...query, limit: 1 }, signal: ctx.signal });
+  const first = listPage(body);
+  if (first.total !== null) return { count: first.total, exact: true };
+  const all = await fetchAll(ctx, '/devices', { query, max: 10000, pageSize: 1000 });
+  return { count: all.items.length, exact: !all.truncated };
+}
+
+/** Renders the overview. */
+export async function render(root, ctx) {
+  const devicesHost = h('div', { class: 'stats' });
+  const rateHost = h('div', { class: 'stats' });
+  const alarmsHost = h('div', {});
+  const eventsHost = h('div', {});
+  replace(
+    root,
+    h('h1', {}, 'Overview'),
+    h('div', { class: 'grid two' }, card('Devices', devicesHost), card('Messages', rateHost)),
+    h('div', { class: 'grid two' }, card('Active alarms', alarmsHost, h('a', { href: '#/alarms' }, 'All alarms')), card('Recent events', eventsHost)),
+  );
+
+  const loads = [];
+  loads.push(
+    loadInto(ctx, devicesHost, {
+      feature: 'Devices',
+      path: '/devices',
+      load: async () => {
+        const [total, online] = await Promise.all([countDevices(ctx, {}), countDevices(ctx, { status: 'online' })]);
+        const fmt = (c) => `${c.count}${c.exact ? '' : '+'}`;
+        replace(
+          devicesHost,
+          stat('Devices', h('a', { href: '#/devices', 'data-stat': 'devices-total' }, fmt(total))),
+          stat('Online', h('a', { href: link(['devices'], { status: 'online' }), 'data-stat': 'devices-online' }, fmt(online)), total.count ? `${Math.round((online.count / total.count) * 100)}% of all` : null),
+        );
+      },
+    }),
+  );
+  loads.push(renderRate(ctx, rateHost));
+  loads.push(
+    loadInto(ctx, alarmsHost, {
+      feature: 'Alarms',
+      path: '/alarms',
+      load: async () => {
+        const { items } = await fetchAll(ctx, '/alarms', { query: { status: 'active' }, max: 5000 });
+        const bySeverity = Object.fromEntries(ALARM_SEVERITIES.map((s) => [s, 0]));
+        for (const a of items) bySeverity[a.severity] = (bySeverity[a.severity] || 0) + 1;
+        replace(
+          alarmsHost,
+          h(
+            'div',
+            { class: 'stats' },
+            ALARM_SEVERITIES.map((s) => stat(s, h('a', { href: link(['alarms'], { status: 'active', severity: s }), class: `sev sev-${s}`, 'data-stat': `alarms-${s}` }, String(bySeverity[s])))),
+          ),
+        );
+      },
+    }),
+  );
+  loads.push(renderEvents(ctx, eventsHost));
+  await Promise.all(loads);
+}
+
+async function renderRate(ctx, host) {
+  const read = async () => {
+    const text = await ctx.api.get('/metrics', { raw: true, signal: ctx.signal });
+    return { at: Date.now(), value: counterSum(text, isIngestCounter) };
+  };
+  let prev;
+  try {
+    prev = await read();
+  } catch (e) {
+    if (e?.name === 'AbortError') throw e;
+    replace(host, empty('Message rates are not available (the metrics endpoint did not answer).'));
+    return;
+  }
+  if (prev.value === null) {
+    replace(host, stat('Messages per second', '—', 'no ingest counter on this server yet'));
+    return;
+  }
+  const valueEl = h('span', { 'data-stat': 'messages-rate' }, 'measuring…');
+  const totalEl = h('span', {}, `${prev.value} in total`);
+  replace(host, stat('Messages per second', valueEl, totalEl));
+  const timer = setInterval(async () => {
+    try {
+      const next = await read();
+      valueEl.textContent = rate(ratePerSecond(prev, next));
+      totalEl.textContent = `${next.value} in total`;
+      prev = next;
+    } catch {
+      /* the next tick tries again */
+    }
+  }, 2000);
+  ctx.onDispose(() => clearInterval(timer));
+}
+
+async function renderEvents(ctx, host) {
+  await loadInto(ctx, host, {
+    feature: 'Tenant-wide events',
+    path: '/events',
+    load: async () => {
+      const body = await ctx.api.get('/events', { query: { limit: 10 }, signal: ctx.signal });
+      const { items } = listPage(body);
+      if (!items.length) {
+        replace(host, empty('No events yet.'));
+        return;
+      }
+      replace(
+        host,
+        table(
+          [
+            { label: 'When', cell: (e) => ago(e.ts) },
+            { label: 'Device', cell: (e) => h('a', { href: link(['devices', e.device]) }, e.device) },
+            { label: 'Event', cell: (e) => e.name ?? e.event ?? e.id },
+            { label: 'Severity', cell: (e) => h('span', { class: `sev sev-${e.severity}` }, e.severity ?? '') },
+          ],
+          items,
+          { caption: 'Recent events' },
+        ),
+      );
+    },
+  });
+}
