@@ -1,0 +1,206 @@
+//! The [`Store`] trait and the records it exchanges.
+
+use crate::error::StoreError;
+use crate::page::{Page, PageRequest};
+use wanwu_model::entity::{ApiToken, Asset, Device, ProductRecord, Tenant};
+use wanwu_model::thing::Product;
+
+/// A keyed hash of a secret token; the store keeps this, never the token.
+pub type TokenHash = [u8; 32];
+
+/// An API token with the hash of its secret.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiTokenRecord {
+    /// The token as listed.
+    pub token: ApiToken,
+    /// Hash of the secret.
+    pub hash: TokenHash,
+}
+
+/// A device to create, with the hash of its token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewDeviceRecord {
+    /// The device.
+    pub device: Device,
+    /// Hash of its token.
+    pub token_hash: TokenHash,
+}
+
+/// What device authentication needs: who owns the token hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceAuth {
+    /// Tenant of the device.
+    pub tenant: String,
+    /// Device id.
+    pub device: String,
+    /// Product of the device.
+    pub product: String,
+    /// The stored hash (for a constant-time comparison by the caller).
+    pub token_hash: TokenHash,
+}
+
+/// Filters of the device list; all given filters must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeviceFilter {
+    /// Only devices of this product.
+    pub product: Option<String>,
+    /// Only devices directly under this asset.
+    pub asset: Option<String>,
+    /// Only devices with this tag key set to this value.
+    pub tag: Option<(String, String)>,
+}
+
+/// Filters of the asset list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AssetFilter {
+    /// Only children of this asset.
+    pub parent: Option<String>,
+    /// Only root assets (no parent).
+    pub roots_only: bool,
+    /// Only assets of this kind.
+    pub kind: Option<String>,
+}
+
+/// How many entities the store holds, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EntityCounts {
+    /// Tenants.
+    pub tenants: u64,
+    /// API tokens.
+    pub api_tokens: u64,
+    /// Products.
+    pub products: u64,
+    /// Devices.
+    pub devices: u64,
+    /// Assets.
+    pub assets: u64,
+}
+
+/// The metadata store. Each method is one transaction; on error nothing changed.
+/// Entities other than tenants live inside a tenant: an id of another tenant is
+/// [`StoreError::NotFound`].
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- tenants
+    /// Creates a tenant.
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+    /// The tenant `id`.
+    async fn get_tenant(&self, id: &str) -> Result<Tenant, StoreError>;
+    /// A page of tenants.
+    async fn list_tenants(&self, page: &PageRequest) -> Result<Page<Tenant>, StoreError>;
+    /// Replaces the tenant's name and `updated_at`.
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+    /// Deletes an empty tenant (no products, devices, assets) with its API tokens; a tenant
+    /// holding the platform admin token or any entity is a [`StoreError::Conflict`].
+    async fn delete_tenant(&self, id: &str) -> Result<(), StoreError>;
+
+    // --- API tokens
+    /// Creates an API token.
+    async fn create_api_token(&self, token: &ApiTokenRecord) -> Result<(), StoreError>;
+    /// The token `id` of `tenant`.
+    async fn get_api_token(&self, tenant: &str, id: &str) -> Result<ApiToken, StoreError>;
+    /// A page of the tenant's tokens.
+    async fn list_api_tokens(
+        &self,
+        tenant: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ApiToken>, StoreError>;
+    /// Replaces a token's name and role.
+    async fn update_api_token(&self, token: &ApiToken) -> Result<(), StoreError>;
+    /// Replaces the secret hash of the token `id` (any tenant).
+    async fn set_api_token_hash(&self, id: &str, hash: &TokenHash) -> Result<(), StoreError>;
+    /// Deletes a token.
+    async fn delete_api_token(&self, tenant: &str, id: &str) -> Result<(), StoreError>;
+    /// The token whose secret hashes to `hash`, in any tenant.
+    async fn find_api_token(&self, hash: &TokenHash) -> Result<Option<ApiTokenRecord>, StoreError>;
+    /// The platform admin token, if one exists.
+    async fn platform_admin_token(&self) -> Result<Option<ApiToken>, StoreError>;
+
+    // --- products
+    /// Creates a product.
+    async fn create_product(&self, tenant: &str, product: &ProductRecord)
+    -> Result<(), StoreError>;
+    /// The product `id` of `tenant`.
+    async fn get_product(&self, tenant: &str, id: &str) -> Result<ProductRecord, StoreError>;
+    /// A page of the tenant's products.
+    async fn list_products(
+        &self,
+        tenant: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ProductRecord>, StoreError>;
+    /// Replaces a product's definition and `updated_at`.
+    async fn update_product(
+        &self,
+        tenant: &str,
+        product: &Product,
+        updated_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Deletes a product no device uses.
+    async fn delete_product(&self, tenant: &str, id: &str) -> Result<(), StoreError>;
+
+    // --- devices
+    /// Creates all `devices` of `tenant` or none. `path_prefix(i)` is the path prefix of
+    /// device `i`'s input in errors, with its trailing dot (`devices[3].`; empty for one).
+    async fn create_devices(
+        &self,
+        tenant: &str,
+        devices: &[NewDeviceRecord],
+        path_prefix: &(dyn Fn(usize) -> String + Sync),
+    ) -> Result<(), StoreError>;
+    /// The device `id` of `tenant`.
+    async fn get_device(&self, tenant: &str, id: &str) -> Result<Device, StoreError>;
+    /// A page of the tenant's devices matching `filter`.
+    async fn list_devices(
+        &self,
+        tenant: &str,
+        filter: &DeviceFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Device>, StoreError>;
+    /// A page of the devices under `asset` or any asset below it.
+    async fn list_devices_in_subtree(
+        &self,
+        tenant: &str,
+        asset: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Device>, StoreError>;
+    /// Replaces a device's name, tags, asset, location and `updated_at`.
+    async fn update_device(&self, device: &Device) -> Result<(), StoreError>;
+    /// Replaces a device's token hash; returns the previous one.
+    async fn set_device_token(
+        &self,
+        tenant: &str,
+        id: &str,
+        hash: &TokenHash,
+    ) -> Result<TokenHash, StoreError>;
+    /// Deletes a device; returns its token hash.
+    async fn delete_device(&self, tenant: &str, id: &str) -> Result<TokenHash, StoreError>;
+    /// The device whose token hashes to `hash`, in any tenant.
+    async fn find_device_by_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<DeviceAuth>, StoreError>;
+
+    // --- assets
+    /// Creates an asset.
+    async fn create_asset(&self, asset: &Asset) -> Result<(), StoreError>;
+    /// The asset `id` of `tenant`.
+    async fn get_asset(&self, tenant: &str, id: &str) -> Result<Asset, StoreError>;
+    /// A page of the tenant's assets matching `filter`.
+    async fn list_assets(
+        &self,
+        tenant: &str,
+        filter: &AssetFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Asset>, StoreError>;
+    /// Replaces an asset's parent, name, kind, location and `updated_at`; a parent that
+    /// would make a cycle is a [`StoreError::Conflict`].
+    async fn update_asset(&self, asset: &Asset) -> Result<(), StoreError>;
+    /// Deletes an asset without children or devices.
+    async fn delete_asset(&self, tenant: &str, id: &str) -> Result<(), StoreError>;
+
+    // --- housekeeping
+    /// How many entities exist.
+    async fn counts(&self) -> Result<EntityCounts, StoreError>;
+    /// Finishes pending work and closes the database.
+    async fn close(&self);
+}
