@@ -1,0 +1,350 @@
+//! Immutable segment files: compressed blocks of many series for one partition, with an index
+//! of per-block summaries.
+//!
+//! Layout: magic, blocks, index (checksummed), footer (index offset, length, crc, magic).
+//! File name: `seg-{gen_lo}-{gen_hi}-{tombstones}.blk` (hex). The generation range says which
+//! writes the segment holds (higher generation = newer writes); `tombstones` is the highest
+//! tombstone sequence already applied to its contents.
+
+use std::fs::{self, File};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::agg::Summary;
+use crate::bytes::{DecodeError, DecodeResult, Reader, put_varint};
+use crate::codec::{decode_block, encode_block};
+use crate::column::Run;
+use crate::error::{Error, Result};
+use crate::fsutil::{WriteFault, write_atomic};
+use crate::head::SeriesId;
+use crate::record::{put_value, read_value};
+use crate::types::ValueType;
+
+const MAGIC: &[u8; 8] = b"WWTSEG01";
+const FOOTER_LEN: usize = 8 + 4 + 4 + 8;
+
+/// Where a segment belongs: tenant, retention group, partition start (ms).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct PartitionKey {
+    pub(crate) tenant: String,
+    pub(crate) group: String,
+    pub(crate) start: i64,
+}
+
+impl PartitionKey {
+    pub(crate) fn dir(&self, data_dir: &Path) -> PathBuf {
+        data_dir.join(format!("t{}", hex(&self.tenant))).join(format!("g{}", hex(&self.group))).join(format!("p{}", self.start))
+    }
+
+    fn parse(dir: &Path, data_dir: &Path) -> Option<Self> {
+        let rel = dir.strip_prefix(data_dir).ok()?;
+        let mut parts = rel.iter().map(|p| p.to_str());
+        let tenant = unhex(parts.next()??.strip_prefix('t')?)?;
+        let group = unhex(parts.next()??.strip_prefix('g')?)?;
+        let start = parts.next()??.strip_prefix('p')?.parse().ok()?;
+        Some(Self { tenant, group, start })
+    }
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// Index entry of one block.
+#[derive(Clone, Debug)]
+pub(crate) struct BlockMeta {
+    pub(crate) series: SeriesId,
+    pub(crate) ty: ValueType,
+    pub(crate) min_ts: i64,
+    pub(crate) max_ts: i64,
+    pub(crate) offset: u64,
+    pub(crate) len: u32,
+    pub(crate) crc: u32,
+    pub(crate) summary: Summary,
+}
+
+/// A segment file, loaded index and lazily opened file.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    pub(crate) path: PathBuf,
+    pub(crate) partition: PartitionKey,
+    pub(crate) gen_lo: u64,
+    pub(crate) gen_hi: u64,
+    pub(crate) tomb_seq: u64,
+    /// Sorted by (series, min_ts).
+    pub(crate) blocks: Vec<BlockMeta>,
+    pub(crate) bytes: u64,
+    file: OnceLock<File>,
+    obsolete: AtomicBool,
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        if self.obsolete.load(Ordering::Acquire) {
+            if let Err(e) = fs::remove_file(&self.path) {
+                tracing::warn!(path = %self.path.display(), error = %e, "cannot remove obsolete segment");
+            }
+            if let Some(dir) = self.path.parent() {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
+}
+
+/// The blocks of one series for a segment being written: the run and the block ranges.
+pub(crate) struct SeriesBlocks<'a> {
+    pub(crate) series: SeriesId,
+    pub(crate) run: &'a Run,
+    pub(crate) range: std::ops::Range<usize>,
+}
+
+impl Segment {
+    /// Writes a segment holding `series` (each sorted, deduplicated), split into blocks of at
+    /// most `block_points`, and loads it.
+    pub(crate) fn write(
+        data_dir: &Path,
+        partition: PartitionKey,
+        (gen_lo, gen_hi, tomb_seq): (u64, u64, u64),
+        series: &[SeriesBlocks<'_>],
+        block_points: usize,
+        fault: Option<&WriteFault>,
+    ) -> Result<Segment> {
+        let mut bytes = MAGIC.to_vec();
+        let mut blocks = Vec::new();
+        for s in series {
+            let mut start = s.range.start;
+            while start < s.range.end {
+                let end = (start + block_points).min(s.range.end);
+                let block = encode_block(s.run, start..end);
+                blocks.push(BlockMeta {
+                    series: s.series,
+                    ty: s.run.values.value_type(),
+                    min_ts: s.run.ts[start],
+                    max_ts: s.run.ts[end - 1],
+                    offset: bytes.len() as u64,
+                    len: block.len() as u32,
+                    crc: crc32c::crc32c(&block),
+                    summary: Summary::of(s.run, start..end),
+                });
+                bytes.extend_from_slice(&block);
+                start = end;
+            }
+        }
+        blocks.sort_by_key(|b| (b.series, b.min_ts));
+        let index_offset = bytes.len() as u64;
+        let index = encode_index(&blocks);
+        bytes.extend_from_slice(&index);
+        bytes.extend_from_slice(&index_offset.to_le_bytes());
+        bytes.extend_from_slice(&(index.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&crc32c::crc32c(&index).to_le_bytes());
+        bytes.extend_from_slice(MAGIC);
+
+        let dir = partition.dir(data_dir);
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let path = dir.join(format!("seg-{gen_lo:016x}-{gen_hi:016x}-{tomb_seq:016x}.blk"));
+        write_atomic(&path, &bytes, fault)?;
+        Ok(Segment {
+            path,
+            partition,
+            gen_lo,
+            gen_hi,
+            tomb_seq,
+            blocks,
+            bytes: bytes.len() as u64,
+            file: OnceLock::new(),
+            obsolete: AtomicBool::new(false),
+        })
+    }
+
+    /// Loads a segment's index from `path` (inside `data_dir`'s partition tree).
+    pub(crate) fn load(data_dir: &Path, path: &Path) -> Result<Segment> {
+        let corrupt = |reason: String| Error::corrupt(path, reason);
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let gens: Vec<u64> = name
+            .strip_prefix("seg-")
+            .and_then(|n| n.strip_suffix(".blk"))
+            .map(|n| n.split('-').filter_map(|h| u64::from_str_radix(h, 16).ok()).collect())
+            .unwrap_or_default();
+        let [gen_lo, gen_hi, tomb_seq] = gens[..] else { return Err(corrupt(format!("unexpected segment file name {name}"))) };
+        let partition = path.parent().and_then(|d| PartitionKey::parse(d, data_dir)).ok_or_else(|| corrupt("not inside a partition directory".into()))?;
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        if size < (MAGIC.len() + FOOTER_LEN) as u64 {
+            return Err(corrupt(format!("file of {size} bytes is too short")));
+        }
+        let mut footer = [0u8; FOOTER_LEN];
+        file.read_exact_at(&mut footer, size - FOOTER_LEN as u64).map_err(|e| Error::io(path, e))?;
+        let mut r = Reader::new(&footer);
+        let (index_offset, index_len, index_crc) = (r.u64(), r.u32(), r.u32());
+        let (index_offset, index_len, index_crc) = (index_offset.map_err(|e| corrupt(e.0))?, index_len.map_err(|e| corrupt(e.0))?, index_crc.map_err(|e| corrupt(e.0))?);
+        if &footer[16..] != MAGIC || index_offset + u64::from(index_len) + FOOTER_LEN as u64 != size {
+            return Err(corrupt("bad footer".into()));
+        }
+        let mut index = vec![0u8; index_len as usize];
+        file.read_exact_at(&mut index, index_offset).map_err(|e| Error::io(path, e))?;
+        if crc32c::crc32c(&index) != index_crc {
+            return Err(corrupt("index checksum mismatch".into()));
+        }
+        let blocks = decode_index(&index).map_err(|e| corrupt(e.0))?;
+        if blocks.iter().any(|b| b.offset + u64::from(b.len) > index_offset) {
+            return Err(corrupt("block outside the data area".into()));
+        }
+        Ok(Segment {
+            path: path.to_owned(),
+            partition,
+            gen_lo,
+            gen_hi,
+            tomb_seq,
+            blocks,
+            bytes: size,
+            file: OnceLock::from(file),
+            obsolete: AtomicBool::new(false),
+        })
+    }
+
+    /// The blocks of `series`, in time order.
+    pub(crate) fn blocks_of(&self, series: SeriesId) -> &[BlockMeta] {
+        let start = self.blocks.partition_point(|b| b.series < series);
+        let end = self.blocks.partition_point(|b| b.series <= series);
+        &self.blocks[start..end]
+    }
+
+    /// Reads and decodes one block, verifying its checksum.
+    pub(crate) fn read_block(&self, meta: &BlockMeta) -> Result<Run> {
+        let file = match self.file.get() {
+            Some(file) => file,
+            None => {
+                let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+                self.file.get_or_init(|| file)
+            }
+        };
+        let mut bytes = vec![0u8; meta.len as usize];
+        file.read_exact_at(&mut bytes, meta.offset).map_err(|e| Error::io(&self.path, e))?;
+        if crc32c::crc32c(&bytes) != meta.crc {
+            return Err(Error::corrupt(&self.path, format!("block checksum mismatch at offset {}", meta.offset)));
+        }
+        let run = decode_block(&bytes, meta.ty).map_err(|e| Error::corrupt(&self.path, e.0))?;
+        if run.ts.first() != Some(&meta.min_ts) || run.ts.last() != Some(&meta.max_ts) {
+            return Err(Error::corrupt(&self.path, "block does not match its index entry"));
+        }
+        Ok(run)
+    }
+
+    /// Marks the segment replaced: its file is removed once the last reader lets go.
+    pub(crate) fn mark_obsolete(&self) {
+        self.obsolete.store(true, Ordering::Release);
+    }
+
+    /// True when this segment's generations are covered by `other`'s (a compaction output that
+    /// replaced it, left behind by a crash before the removal).
+    pub(crate) fn is_superseded_by(&self, other: &Segment) -> bool {
+        !std::ptr::eq(self, other)
+            && other.gen_lo <= self.gen_lo
+            && self.gen_hi <= other.gen_hi
+            && (other.gen_lo, other.gen_hi, other.tomb_seq) != (self.gen_lo, self.gen_hi, self.tomb_seq)
+            && other.tomb_seq >= self.tomb_seq
+    }
+}
+
+fn encode_index(blocks: &[BlockMeta]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(blocks.len() * 64);
+    put_varint(&mut out, blocks.len() as u64);
+    for b in blocks {
+        put_varint(&mut out, u64::from(b.series));
+        out.push(b.ty.code());
+        out.extend_from_slice(&b.min_ts.to_le_bytes());
+        out.extend_from_slice(&b.max_ts.to_le_bytes());
+        put_varint(&mut out, b.offset);
+        put_varint(&mut out, u64::from(b.len));
+        out.extend_from_slice(&b.crc.to_le_bytes());
+        let s = &b.summary;
+        put_varint(&mut out, s.count);
+        for x in [s.sum, s.min, s.max] {
+            out.extend_from_slice(&x.to_bits().to_le_bytes());
+        }
+        for (ts, value) in [&s.first, &s.last].into_iter().flatten() {
+            out.extend_from_slice(&ts.to_le_bytes());
+            put_value(&mut out, value);
+        }
+    }
+    out
+}
+
+fn decode_index(bytes: &[u8]) -> DecodeResult<Vec<BlockMeta>> {
+    let mut r = Reader::new(bytes);
+    let n = r.count()?;
+    let mut blocks = Vec::with_capacity(n.min(1 << 20));
+    for _ in 0..n {
+        let series = SeriesId::try_from(r.varint()?).map_err(|_| DecodeError("series id out of range".into()))?;
+        let code = r.u8()?;
+        let ty = ValueType::from_code(code).ok_or_else(|| DecodeError(format!("unknown value type {code}")))?;
+        let min_ts = r.i64()?;
+        let max_ts = r.i64()?;
+        let offset = r.varint()?;
+        let len = u32::try_from(r.varint()?).map_err(|_| DecodeError("block too long".into()))?;
+        let crc = r.u32()?;
+        let count = r.varint()?;
+        let (sum, min, max) = (r.f64()?, r.f64()?, r.f64()?);
+        let first = Some((r.i64()?, read_value(&mut r, ty)?));
+        let last = Some((r.i64()?, read_value(&mut r, ty)?));
+        blocks.push(BlockMeta { series, ty, min_ts, max_ts, offset, len, crc, summary: Summary { count, sum, min, max, first, last } });
+    }
+    if !r.is_empty() {
+        return Err(DecodeError("trailing bytes after index".into()));
+    }
+    Ok(blocks)
+}
+
+/// Every segment file under `data_dir`, and leftovers to remove (temporary files and segments
+/// superseded by a compaction output).
+pub(crate) fn scan(data_dir: &Path) -> Result<Vec<Segment>> {
+    let mut segments = Vec::new();
+    if !data_dir.exists() {
+        return Ok(segments);
+    }
+    let mut dirs = vec![data_dir.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "tmp") {
+                fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            } else if path.extension().is_some_and(|e| e == "blk") {
+                match Segment::load(data_dir, &path) {
+                    Ok(segment) => segments.push(segment),
+                    Err(Error::Corrupt { reason, .. }) => {
+                        // Keep the bytes for inspection, out of the engine's way.
+                        tracing::error!(path = %path.display(), reason, "corrupt segment set aside");
+                        let aside = path.with_extension("corrupt");
+                        fs::rename(&path, &aside).map_err(|e| Error::io(&path, e))?;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    let superseded: Vec<bool> = segments
+        .iter()
+        .map(|s| segments.iter().any(|o| o.partition == s.partition && s.is_superseded_by(o)))
+        .collect();
+    let mut live = Vec::with_capacity(segments.len());
+    for (segment, superseded) in segments.into_iter().zip(superseded) {
+        if superseded {
+            segment.mark_obsolete();
+        } else {
+            live.push(segment);
+        }
+    }
+    Ok(live)
+}
