@@ -33,7 +33,7 @@ export function dateTime(t) {
 export function value(v, unit) {
   if (v === null || v === undefined) return '—';
   let text;
-  if (typeof v === 'number') text = Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+  if (typeof v === 'number') text = Number.isInteger(v) ? String(v) : String(Math.abs(v) >= 100 ? Number(v.toFixed(1)) : Number(v.toPrecision(4)));
   else if (typeof v === 'object') text = v.lat !== undefined && v.lon !== undefined ? `${v.lat}, ${v.lon}` : JSON.stringify(v);
   else text = String(v);
   return unit ? `${text} ${unit}` : text;

@@ -173,10 +173,13 @@ function createMap(ctx, host, controls, devices, assets, state) {
     for (let i = 1; i < 8; i++) grid.appendChild(svg('line', { x1: (MAP_W / 8) * i, y1: 0, x2: (MAP_W / 8) * i, y2: MAP_H }));
     for (let i = 1; i < 5; i++) grid.appendChild(svg('line', { x1: 0, y1: (MAP_H / 5) * i, x2: MAP_W, y2: (MAP_H / 5) * i }));
     const assetLayer = svg('g', { class: 'map-assets' });
+    const labelled = [];
     for (const a of assets) {
       if (!a.location || (ids && !ids.has(a.id))) continue;
       const p = project(a.location.lat, a.location.lon);
-      assetLayer.appendChild(svg('g', {}, svg('circle', { cx: p.x, cy: p.y, r: 14, class: 'asset-ring' }), svg('text', { x: p.x + 16, y: p.y - 10, class: 'asset-label' }, a.name || a.id)));
+      const free = labelled.every((q) => Math.abs(q.x - p.x) > 90 || Math.abs(q.y - p.y) > 18);
+      if (free) labelled.push(p);
+      assetLayer.appendChild(svg('g', {}, svg('circle', { cx: p.x, cy: p.y, r: 14, class: 'asset-ring' }, svg('title', {}, a.name || a.id)), free ? svg('text', { x: p.x + 16, y: p.y - 10, class: 'asset-label' }, a.name || a.id) : null));
     }
     const dots = svg('g', { class: 'map-devices' });
     for (const d of shown) {

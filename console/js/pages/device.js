@@ -52,7 +52,8 @@ export async function render(root, ctx) {
   replace(
     root,
     header(device, product),
-    h('div', { class: 'grid device-grid' }, card('Latest values', hosts.latest), card('Charts', hosts.charts, rangeButtons)),
+    card('Latest values', hosts.latest),
+    card('Charts', hosts.charts, rangeButtons),
     h('div', { class: 'grid two' }, card('Twin', hosts.twin), card('Commands', hosts.commands)),
     h('div', { class: 'grid two' }, card('Events', hosts.events), card('Alarms', hosts.alarms)),
     ctx.canWrite ? card('Credentials', hosts.credentials) : null,
@@ -86,7 +87,7 @@ function header(device, product) {
       h('dt', {}, 'Last seen'),
       h('dd', { title: dateTime(device.last_seen) }, ago(device.last_seen)),
       device.asset ? [h('dt', {}, 'Asset'), h('dd', {}, device.asset)] : null,
-      device.location ? [h('dt', {}, 'Location'), h('dd', {}, `${device.location.lat}, ${device.location.lon}`)] : null,
+      device.location ? [h('dt', {}, 'Location'), h('dd', {}, `${device.location.lat.toFixed(5)}, ${device.location.lon.toFixed(5)}`)] : null,
       Object.keys(device.tags || {}).length ? [h('dt', {}, 'Tags'), h('dd', {}, Object.entries(device.tags).map(([k, v]) => h('span', { class: 'tag' }, `${k}=${v}`)))] : null,
     ),
   );

@@ -67,8 +67,8 @@ export async function render(root, ctx) {
   for (const sel of [filters.product, filters.asset, filters.status]) sel.addEventListener('change', () => filterForm.requestSubmit());
 
   const listHost = h('div', { class: 'list-host' });
-  const writeTools = ctx.canWrite ? h('div', { class: 'grid two' }, createDeviceCard(ctx), bulkCard(ctx)) : null;
-  replace(root, h('div', { class: 'page-head' }, h('h1', {}, 'Devices')), card('Find devices', filterForm), listHost, writeTools);
+  const writeTools = ctx.canWrite ? h('details', { class: 'card add-devices', open: Boolean(q.add) }, h('summary', {}, 'Add devices'), h('div', { class: 'grid two' }, createDeviceCard(ctx), bulkCard(ctx))) : null;
+  replace(root, h('div', { class: 'page-head' }, h('h1', {}, 'Devices')), writeTools, card('Find devices', filterForm), listHost);
 
   fillOptions(ctx, filters.product, '/products', q.product);
   fillOptions(ctx, filters.asset, '/assets', q.asset);
@@ -107,7 +107,7 @@ async function fillOptions(ctx, select, path, selected) {
 
 function renderList(host, page, index, cursors, showPage) {
   if (!page.items.length) {
-    replace(host, card('Devices', empty(index === 0 ? 'No devices match. Create one below or change the filters.' : 'No more devices.')));
+    replace(host, card('Devices', empty(index === 0 ? 'No devices match. Add devices above, or change the filters.' : 'No more devices.')));
     return;
   }
   const pager = h(
@@ -171,7 +171,7 @@ function createDeviceCard(ctx) {
         });
       },
     },
-    h('div', { class: 'row' }, field('Id', id), field('Product', product), field('Name', name, 'optional')),
+    h('div', { class: 'row' }, field('Id', id), field('Product', product), field('Name (optional)', name)),
     h('div', { class: 'form-actions' }, submit),
     result,
   );

@@ -190,17 +190,25 @@ function fieldRows(list, pathPrefix, { withAccess, readOnly, redraw, noun }) {
   const rows = list.map((f, i) => {
     const path = `${pathPrefix}[${i}]`;
     const numeric = f.type === 'int' || f.type === 'float';
+    const label = `${noun} ${i + 1}`;
+    let typeCells;
+    if (numeric) {
+      typeCells = [
+        text(f, 'unit', `${path}.unit`, { label: `${label} unit`, placeholder: 'unit', readonly: readOnly }),
+        text(f, 'min', `${path}.min`, { label: `${label} min`, placeholder: 'min', readonly: readOnly }),
+        text(f, 'max', `${path}.max`, { label: `${label} max`, placeholder: 'max', readonly: readOnly }),
+      ];
+    } else if (f.type === 'enum') {
+      typeCells = h('div', { class: 'span3' }, text(f, 'values', `${path}.values`, { label: `${label} values`, placeholder: 'values, comma separated', readonly: readOnly }));
+    } else typeCells = h('div', { class: 'span3' });
     return h(
       'div',
-      { class: 'field-row', dataset: { path } },
-      text(f, 'id', `${path}.id`, { label: `${noun} ${i + 1} id`, placeholder: 'id', readonly: readOnly, class: 'w-id' }),
-      text(f, 'name', `${path}.name`, { label: `${noun} ${i + 1} name`, placeholder: 'name', readonly: readOnly }),
-      choice(f, 'type', PROPERTY_TYPES, `${path}.type`, { label: `${noun} ${i + 1} type`, onchange: redraw, disabled: readOnly }),
-      numeric ? text(f, 'unit', `${path}.unit`, { label: `${noun} ${i + 1} unit`, placeholder: 'unit', readonly: readOnly, class: 'w-s' }) : null,
-      numeric ? text(f, 'min', `${path}.min`, { label: `${noun} ${i + 1} min`, placeholder: 'min', readonly: readOnly, class: 'w-s', type: 'text' }) : null,
-      numeric ? text(f, 'max', `${path}.max`, { label: `${noun} ${i + 1} max`, placeholder: 'max', readonly: readOnly, class: 'w-s', type: 'text' }) : null,
-      f.type === 'enum' ? text(f, 'values', `${path}.values`, { label: `${noun} ${i + 1} values`, placeholder: 'values, comma separated', readonly: readOnly }) : null,
-      withAccess ? choice(f, 'access', ACCESS_MODES, `${path}.access`, { label: `${noun} ${i + 1} access`, disabled: readOnly }) : null,
+      { class: `field-grid${withAccess ? ' with-access' : ''}`, dataset: { path } },
+      text(f, 'id', `${path}.id`, { label: `${label} id`, placeholder: 'id', readonly: readOnly }),
+      text(f, 'name', `${path}.name`, { label: `${label} name`, placeholder: 'name', readonly: readOnly }),
+      choice(f, 'type', PROPERTY_TYPES, `${path}.type`, { label: `${label} type`, onchange: redraw, disabled: readOnly }),
+      typeCells,
+      withAccess ? choice(f, 'access', ACCESS_MODES, `${path}.access`, { label: `${label} access`, disabled: readOnly }) : h('span', {}),
       readOnly
         ? null
         : h(
@@ -234,7 +242,8 @@ function fieldRows(list, pathPrefix, { withAccess, readOnly, redraw, noun }) {
         },
         `+ Add ${noun}`,
       );
-  return h('div', { class: 'field-rows' }, rows.length ? rows : h('p', { class: 'muted small' }, `No ${noun}s.`), add);
+  const head = h('div', { class: `field-grid head${withAccess ? ' with-access' : ''}`, 'aria-hidden': 'true' }, ['Id', 'Name', 'Type', 'Unit', 'Min', 'Max', withAccess ? 'Access' : ''].map((t) => h('span', {}, t)));
+  return h('div', { class: 'field-rows' }, rows.length ? [head, rows] : h('p', { class: 'muted small' }, `No ${noun}s.`), add);
 }
 
 function modelForm(draft, { creating, readOnly, redraw }) {

@@ -139,7 +139,9 @@ test('times, values and rates are formatted for people', () => {
   assert.equal(ago(null), 'never');
   assert.equal(ago(1000, 6000), '5 s ago');
   assert.equal(ago(0, 7_200_000), '2 h ago');
-  assert.equal(value(21.123456789, '°C'), '21.1235 °C');
+  assert.equal(value(21.123456789, '°C'), '21.12 °C');
+  assert.equal(value(1234.567), '1234.6');
+  assert.equal(value(0.000123456), '0.0001235');
   assert.equal(value({ lat: 1, lon: 2 }), '1, 2');
   assert.equal(rate(1500), '1.5 k/s');
   assert.equal(rate(null), '—');

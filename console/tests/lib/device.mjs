@@ -1,0 +1,39 @@
+// Runs the simulated device (device.py, paho-mqtt) as a child process.
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const script = join(dirname(fileURLToPath(import.meta.url)), 'device.py');
+
+/**
+ * Starts a device that publishes telemetry (`ranges`: property -> [low, high]) every
+ * `intervalS` and answers commands. Resolves once it is subscribed; returns {lines, stop()}.
+ */
+export async function startDevice({ host, port, id, token, ranges = {}, intervalS = 1 }) {
+  const child = spawn('python3', [script, host, String(port), id, token, JSON.stringify(ranges), String(intervalS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = [];
+  let err = '';
+  child.stderr.on('data', (c) => (err += c.toString()));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`device ${id} did not subscribe:\n${lines.join('\n')}\n${err}`)), 30000);
+    child.stdout.on('data', (c) => {
+      for (const l of c.toString().split('\n').filter(Boolean)) {
+        lines.push(l);
+        if (l === 'ready') {
+          clearTimeout(timer);
+          resolve();
+        }
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`device ${id} exited (${code}):\n${lines.join('\n')}\n${err}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  const stop = () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  };
+  process.once('exit', stop);
+  return { lines, stop };
+}
