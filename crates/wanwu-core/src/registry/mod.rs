@@ -1,0 +1,57 @@
+//! Tenants, API tokens, products, devices and assets: every operation is scoped to the
+//! caller's tenant ([`Scope`]), checked against its role, validated, and one store
+//! transaction. One module per entity.
+
+mod assets;
+mod devices;
+mod products;
+mod tenants;
+mod tokens;
+
+pub use devices::{DeviceWithToken, MAX_BATCH};
+pub use tokens::CreatedApiToken;
+
+use crate::auth::{ApiPrincipal, Auth};
+use crate::error::CoreError;
+use crate::scope::Scope;
+use std::sync::Arc;
+use wanwu_store::Store;
+
+/// The registry of a platform.
+#[derive(Clone)]
+pub struct Registry {
+    store: Arc<dyn Store>,
+    auth: Arc<Auth>,
+}
+
+impl Registry {
+    /// A registry on `store`, invalidating `auth`'s caches on changes.
+    pub fn new(store: Arc<dyn Store>, auth: Arc<Auth>) -> Self {
+        Registry { store, auth }
+    }
+
+    /// The scope `principal` acts in: its own tenant, or `requested` when that differs and
+    /// the principal is the platform admin (the tenant must exist). Anyone else naming
+    /// another tenant is refused.
+    pub async fn scope(
+        &self,
+        principal: ApiPrincipal,
+        requested: Option<&str>,
+    ) -> Result<Scope, CoreError> {
+        match requested {
+            Some(tenant) if tenant != principal.tenant => {
+                if !principal.platform_admin {
+                    return Err(CoreError::Forbidden(
+                        "only the platform admin may act for another tenant".into(),
+                    ));
+                }
+                self.store.get_tenant(tenant).await?;
+                Ok(Scope {
+                    tenant: tenant.to_owned(),
+                    principal,
+                })
+            }
+            _ => Ok(Scope::own(principal)),
+        }
+    }
+}

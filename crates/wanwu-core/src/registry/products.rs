@@ -1,0 +1,73 @@
+//! Products: the thing models of a tenant.
+
+use super::Registry;
+use crate::clock::now_ms;
+use crate::error::CoreError;
+use crate::scope::Scope;
+use wanwu_model::entity::{ProductPatch, ProductRecord};
+use wanwu_model::thing::Product;
+use wanwu_store::{Page, PageRequest};
+
+impl Registry {
+    /// Creates a product after validating its definition.
+    pub async fn create_product(
+        &self,
+        scope: &Scope,
+        product: Product,
+    ) -> Result<ProductRecord, CoreError> {
+        scope.require_write()?;
+        product.validate()?;
+        let now = now_ms();
+        let record = ProductRecord {
+            tenant: scope.tenant.clone(),
+            definition: product,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.create_product(&scope.tenant, &record).await?;
+        Ok(record)
+    }
+
+    /// A page of the tenant's products.
+    pub async fn list_products(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> Result<Page<ProductRecord>, CoreError> {
+        Ok(self.store.list_products(&scope.tenant, page).await?)
+    }
+
+    /// One product.
+    pub async fn get_product(&self, scope: &Scope, id: &str) -> Result<ProductRecord, CoreError> {
+        Ok(self.store.get_product(&scope.tenant, id).await?)
+    }
+
+    /// The product of a device in `tenant`, for the ingest path (no role check).
+    pub async fn product_of(&self, tenant: &str, product: &str) -> Result<Product, CoreError> {
+        Ok(self.store.get_product(tenant, product).await?.definition)
+    }
+
+    /// Changes a product; the whole new definition is validated.
+    pub async fn update_product(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: ProductPatch,
+    ) -> Result<ProductRecord, CoreError> {
+        scope.require_write()?;
+        let mut record = self.store.get_product(&scope.tenant, id).await?;
+        record.definition = patch.apply(record.definition);
+        record.definition.validate()?;
+        record.updated_at = now_ms();
+        self.store
+            .update_product(&scope.tenant, &record.definition, record.updated_at)
+            .await?;
+        Ok(record)
+    }
+
+    /// Deletes a product no device uses.
+    pub async fn delete_product(&self, scope: &Scope, id: &str) -> Result<(), CoreError> {
+        scope.require_write()?;
+        Ok(self.store.delete_product(&scope.tenant, id).await?)
+    }
+}
