@@ -4,7 +4,7 @@ import { createApi, ApiError } from './api.js';
 import { capabilitiesFrom } from './capabilities.js';
 import { h, replace, errorBox, toast } from './dom.js';
 import { matchRoute } from './router.js';
-import { storedToken, storeToken, clearToken, identityFrom, canWrite } from './session.js';
+import { storedToken, storeToken, clearToken, identityFrom, canWrite, WHOAMI_PATHS } from './session.js';
 import * as signin from './pages/signin.js';
 
 // Pages load on first visit, so that the first paint needs only this module and the sign-in.
@@ -41,9 +41,6 @@ const api = createApi({
   },
 });
 
-/** Paths in the OpenAPI document that describe the calling token. */
-const WHOAMI = ['/whoami', '/me', '/tokens/self', '/tokens/current', '/tokens/me', '/auth/whoami'];
-
 async function loadCapabilities() {
   try {
     state.caps = capabilitiesFrom(await api.get('/api/v1/openapi.json'));
@@ -54,11 +51,12 @@ async function loadCapabilities() {
 
 /** Asks the server who the token is; throws ApiError when the token is not accepted. */
 async function identify() {
-  const path = WHOAMI.find((p) => state.caps.known && state.caps.has('get', p));
+  const path = WHOAMI_PATHS.find((p) => state.caps.known && state.caps.has('get', p));
   if (path) return identityFrom(await api.get(path));
-  // Without a self-description endpoint: the token is checked by a harmless read.
+  // Without a self-description endpoint: the token is checked by a harmless read; tenant and
+  // role stay unknown (the server still enforces them).
   await api.get('/products', { query: { limit: 1 } });
-  return identityFrom({ role: 'unknown' });
+  return identityFrom({ role: 'unknown', tenant: '?' });
 }
 
 function signOut(message) {

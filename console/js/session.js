@@ -22,6 +22,9 @@ export function clearToken() {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
+/** Paths (in the OpenAPI document) that describe the calling token, in order of preference. */
+export const WHOAMI_PATHS = ['/whoami', '/me', '/tokens/self', '/tokens/current', '/tokens/me', '/auth/whoami'];
+
 /** Normalises the server's description of a token into {tenant, role, name, platformAdmin}. */
 export function identityFrom(body) {
   const src = body?.token && typeof body.token === 'object' ? body.token : body || {};

@@ -39,7 +39,7 @@ export async function render(root, ctx) {
       { name: 'status', 'aria-label': 'Status' },
       ['', 'online', 'offline'].map((s) => h('option', { value: s, selected: (q.status || '') === s }, s || 'Any status')),
     ),
-    tags: h('input', { type: 'text', name: 'tags', value: q.tags || '', placeholder: 'district=east', 'aria-label': 'Tags (key=value, comma separated)' }),
+    tags: h('input', { type: 'text', name: 'tags', value: q.tags || '', placeholder: 'tag: district=east', 'aria-label': 'Tag (key=value)' }),
   };
   const filterForm = h(
     'form',
@@ -73,22 +73,47 @@ export async function render(root, ctx) {
   fillOptions(ctx, filters.product, '/products', q.product);
   fillOptions(ctx, filters.asset, '/assets', q.asset);
 
-  const query = { q: q.q, product: q.product, asset: q.asset, status: q.status, tags: q.tags };
+  const query = { product: q.product, asset: q.asset, status: q.status, ...tagQuery(q.tags) };
   const cursors = [null];
+  let matches = null; // with a search text: every matching device, paged here
   const showPage = async (index) => {
     await loadInto(ctx, listHost, {
       feature: 'Devices',
       path: '/devices',
       quiet: index > 0,
       load: async () => {
-        const body = await ctx.api.get('/devices', { query: { ...query, limit: PAGE_SIZE, cursor: cursors[index] || undefined }, signal: ctx.signal });
-        const page = listPage(body);
+        let page;
+        if (q.q) {
+          if (!matches) {
+            const { items } = await fetchAll(ctx, '/devices', { query, max: SEARCH_MAX });
+            matches = items.filter((d) => searchMatches(d, q.q));
+          }
+          page = { items: matches.slice(index * PAGE_SIZE, (index + 1) * PAGE_SIZE), total: matches.length, next: (index + 1) * PAGE_SIZE < matches.length ? 'more' : null };
+        } else {
+          const body = await ctx.api.get('/devices', { query: { ...query, limit: PAGE_SIZE, cursor: cursors[index] || undefined }, signal: ctx.signal });
+          page = listPage(body);
+        }
         cursors[index + 1] = page.next;
         renderList(listHost, page, index, cursors, showPage);
       },
     });
   };
   await showPage(0);
+}
+
+/** Most devices searched by text (the search runs over the filtered list in the browser). */
+const SEARCH_MAX = 10000;
+
+/** True when a device's id or name contains the search text (case-insensitive). */
+export function searchMatches(device, text) {
+  const needle = String(text).trim().toLowerCase();
+  return !needle || String(device.id).toLowerCase().includes(needle) || String(device.name || '').toLowerCase().includes(needle);
+}
+
+/** The API query for a tag filter "k=v": `{tag: "k=v"}` (the first pair; the API filters by one). */
+export function tagQuery(text) {
+  const first = tagFilter(text).split(',')[0];
+  return first ? { tag: first } : {};
 }
 
 async function fillOptions(ctx, select, path, selected) {
