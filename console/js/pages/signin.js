@@ -7,7 +7,7 @@ export const title = 'Sign in';
 
 /** Renders the sign-in form. */
 export function render(root, ctx) {
-  const input = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', required: true, spellcheck: 'false', autofocus: true });
+  const input = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', required: true, spellcheck: 'false' });
   const message = h('div', { class: 'form-message' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
   const form = h(

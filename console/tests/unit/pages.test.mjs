@@ -1,0 +1,30 @@
+// Pure helpers exported by page modules.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { searchMatches, tagQuery, tagFilter } from '../../js/pages/devices.js';
+import { ruleMetrics, sampleMessage } from '../../js/pages/rules.js';
+import { isIngestCounter } from '../../js/pages/overview.js';
+
+test('device search matches id or name, ignoring case', () => {
+  assert.ok(searchMatches({ id: 'st-12', name: 'Station Twelve' }, 'TWELVE'));
+  assert.ok(searchMatches({ id: 'st-12' }, 'st-1'));
+  assert.ok(!searchMatches({ id: 'st-12', name: 'x' }, 'pump'));
+  assert.ok(searchMatches({ id: 'a' }, '  '));
+});
+
+test('tag filters keep key=value pairs; the API gets the first', () => {
+  assert.equal(tagFilter(' district=east, junk ,zone=a'), 'district=east,zone=a');
+  assert.deepEqual(tagQuery('district=east,zone=a'), { tag: 'district=east' });
+  assert.deepEqual(tagQuery(''), {});
+});
+
+test('rule metrics are read whatever the server calls them', () => {
+  assert.deepEqual(ruleMetrics({ metrics: { evaluations: 5, matches: 2, actions: 2, errors: 1, last_error: 'boom' } }), { evaluations: 5, matches: 2, actions: 2, errors: 1, lastError: 'boom' });
+  assert.deepEqual(ruleMetrics({}), { evaluations: 0, matches: 0, actions: 0, errors: 0, lastError: null });
+  assert.equal(sampleMessage({ trigger: { type: 'event' } }).kind, 'event');
+});
+
+test('the ingest counter is recognised by name', () => {
+  assert.ok(isIngestCounter('wanwu_ingest_messages_total'));
+  assert.ok(!isIngestCounter('wanwu_mqtt_bytes_total'));
+});
