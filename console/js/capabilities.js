@@ -34,7 +34,8 @@ export function capabilitiesFrom(openapi) {
   if (openapi && typeof openapi.paths === 'object') {
     for (const [path, ops] of Object.entries(openapi.paths)) {
       const methods = Object.keys(ops || {}).filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m));
-      routes.push({ path, methods });
+      const query = Object.fromEntries(methods.map((m) => [m, new Set([...(ops.parameters || []), ...(ops[m].parameters || [])].filter((p) => p.in === 'query').map((p) => p.name))]));
+      routes.push({ path, methods, query });
     }
   }
   const known = routes.length > 0;
@@ -45,6 +46,17 @@ export function capabilitiesFrom(openapi) {
       if (!known) return true;
       const m = method.toLowerCase();
       return routes.some((r) => r.methods.includes(m) && pathMatches(r.path, path));
+    },
+    /** True when the document lists exactly `method path` (no template standing in for it). */
+    hasExact(method, path) {
+      const m = method.toLowerCase();
+      return routes.some((r) => r.methods.includes(m) && normalise(r.path) === normalise(path));
+    },
+    /** True when `method path` takes the query parameter `name` (or when that cannot be known). */
+    takesQuery(method, path, name) {
+      if (!known) return true;
+      const m = method.toLowerCase();
+      return routes.some((r) => r.methods.includes(m) && pathMatches(r.path, path) && r.query[m].has(name));
     },
     /** The HTTP method the server offers to update `path`, preferring PATCH, then PUT. */
     updateMethod(path) {

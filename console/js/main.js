@@ -51,7 +51,7 @@ async function loadCapabilities() {
 
 /** Asks the server who the token is; throws ApiError when the token is not accepted. */
 async function identify() {
-  const path = WHOAMI_PATHS.find((p) => state.caps.known && state.caps.has('get', p));
+  const path = WHOAMI_PATHS.find((p) => state.caps.hasExact('get', p));
   if (path) return identityFrom(await api.get(path));
   // Without a self-description endpoint: the token is checked by a harmless read; tenant and
   // role stay unknown (the server still enforces them).

@@ -73,9 +73,9 @@ export async function render(root, ctx) {
   fillOptions(ctx, filters.product, '/products', q.product);
   fillOptions(ctx, filters.asset, '/assets', q.asset);
 
-  const query = { product: q.product, asset: q.asset, status: q.status, ...tagQuery(q.tags) };
+  const { server: query, local, needsLocal } = splitFilters(q, (name) => ctx.caps.takesQuery('get', '/devices', name));
   const cursors = [null];
-  let matches = null; // with a search text: every matching device, paged here
+  let matches = null; // with filters applied here: every matching device, paged here
   const showPage = async (index) => {
     await loadInto(ctx, listHost, {
       feature: 'Devices',
@@ -83,10 +83,10 @@ export async function render(root, ctx) {
       quiet: index > 0,
       load: async () => {
         let page;
-        if (q.q) {
+        if (needsLocal) {
           if (!matches) {
             const { items } = await fetchAll(ctx, '/devices', { query, max: SEARCH_MAX });
-            matches = items.filter((d) => searchMatches(d, q.q));
+            matches = items.filter((d) => localMatch(d, local));
           }
           page = { items: matches.slice(index * PAGE_SIZE, (index + 1) * PAGE_SIZE), total: matches.length, next: (index + 1) * PAGE_SIZE < matches.length ? 'more' : null };
         } else {
@@ -110,10 +110,26 @@ export function searchMatches(device, text) {
   return !needle || String(device.id).toLowerCase().includes(needle) || String(device.name || '').toLowerCase().includes(needle);
 }
 
-/** The API query for a tag filter "k=v": `{tag: "k=v"}` (the first pair; the API filters by one). */
+/** The API query for a tag filter "k=v": `{tag: "k:v"}` (the first pair; the API filters by one). */
 export function tagQuery(text) {
   const first = tagFilter(text).split(',')[0];
-  return first ? { tag: first } : {};
+  return first ? { tag: first.replace('=', ':') } : {};
+}
+
+/** Device list query for the filters: what the API takes, and what is filtered here. */
+export function splitFilters(filters, takes) {
+  const server = { product: filters.product, asset: filters.asset, ...tagQuery(filters.tags) };
+  const local = { q: filters.q || '' };
+  if (filters.status) {
+    if (takes('status')) server.status = filters.status;
+    else local.status = filters.status;
+  }
+  return { server, local, needsLocal: Boolean(local.q || local.status) };
+}
+
+/** True when a device passes the filters applied in the browser. */
+export function localMatch(device, local) {
+  return searchMatches(device, local.q) && (!local.status || (device.status || 'offline') === local.status);
 }
 
 async function fillOptions(ctx, select, path, selected) {

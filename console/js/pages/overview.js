@@ -22,12 +22,18 @@ function stat(label, valueNode, sub) {
   return h('div', { class: 'stat' }, h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-value' }, valueNode), sub ? h('div', { class: 'stat-sub muted' }, sub) : null);
 }
 
-async function countDevices(ctx, query) {
+const COUNT_MAX = 10000;
+
+/** Counts devices (online ones with `online`), by the API's filter when it takes one. */
+async function countDevices(ctx, { online = false } = {}) {
+  const byServer = !online || ctx.caps.takesQuery('get', '/devices', 'status');
+  const query = online && byServer ? { status: 'online' } : {};
   const body = await ctx.api.get('/devices', { query: { ...query, limit: 1 }, signal: ctx.signal });
   const first = listPage(body);
-  if (first.total !== null) return { count: first.total, exact: true };
-  const all = await fetchAll(ctx, '/devices', { query, max: 10000, pageSize: 1000 });
-  return { count: all.items.length, exact: !all.truncated };
+  if (first.total !== null && byServer) return { count: first.total, exact: true };
+  const all = await fetchAll(ctx, '/devices', { query, max: COUNT_MAX, pageSize: 1000 });
+  const items = byServer ? all.items : all.items.filter((d) => d.status === 'online');
+  return { count: items.length, exact: !all.truncated };
 }
 
 /** Renders the overview. */
@@ -49,7 +55,7 @@ export async function render(root, ctx) {
       feature: 'Devices',
       path: '/devices',
       load: async () => {
-        const [total, online] = await Promise.all([countDevices(ctx, {}), countDevices(ctx, { status: 'online' })]);
+        const [total, online] = await Promise.all([countDevices(ctx), countDevices(ctx, { online: true })]);
         const fmt = (c) => `${c.count}${c.exact ? '' : '+'}`;
         replace(
           devicesHost,

@@ -152,3 +152,14 @@ test('identity is read from a token description; viewers cannot write', () => {
   assert.equal(canWrite({ role: 'viewer' }), false);
   assert.equal(canWrite({ role: 'operator' }), true);
 });
+
+test('exact paths and query parameters are read from the OpenAPI document', () => {
+  const caps = capabilitiesFrom({ paths: { '/api/v1/tokens/{id}': { get: {} }, '/api/v1/devices': { get: { parameters: [{ name: 'product', in: 'query' }, { name: 'x', in: 'header' }] } } } });
+  assert.ok(caps.has('get', '/tokens/self'));
+  assert.ok(!caps.hasExact('get', '/tokens/self'));
+  assert.ok(caps.hasExact('get', '/tokens/{id}'));
+  assert.ok(caps.takesQuery('get', '/devices', 'product'));
+  assert.ok(!caps.takesQuery('get', '/devices', 'status'));
+  assert.ok(!caps.takesQuery('get', '/devices', 'x'));
+  assert.ok(capabilitiesFrom(null).takesQuery('get', '/devices', 'status'));
+});

@@ -1,7 +1,7 @@
 // Pure helpers exported by page modules.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { searchMatches, tagQuery, tagFilter } from '../../js/pages/devices.js';
+import { searchMatches, tagQuery, tagFilter, splitFilters, localMatch } from '../../js/pages/devices.js';
 import { ruleMetrics, sampleMessage } from '../../js/pages/rules.js';
 import { isIngestCounter } from '../../js/pages/overview.js';
 
@@ -14,7 +14,7 @@ test('device search matches id or name, ignoring case', () => {
 
 test('tag filters keep key=value pairs; the API gets the first', () => {
   assert.equal(tagFilter(' district=east, junk ,zone=a'), 'district=east,zone=a');
-  assert.deepEqual(tagQuery('district=east,zone=a'), { tag: 'district=east' });
+  assert.deepEqual(tagQuery('district=east,zone=a'), { tag: 'district:east' });
   assert.deepEqual(tagQuery(''), {});
 });
 
@@ -27,4 +27,14 @@ test('rule metrics are read whatever the server calls them', () => {
 test('the ingest counter is recognised by name', () => {
   assert.ok(isIngestCounter('wanwu_ingest_messages_total'));
   assert.ok(!isIngestCounter('wanwu_mqtt_bytes_total'));
+});
+
+test('filters the API does not take are applied in the browser', () => {
+  const withStatus = splitFilters({ product: 'aq', status: 'online', tags: 'a=b' }, () => true);
+  assert.deepEqual(withStatus, { server: { product: 'aq', asset: undefined, tag: 'a:b', status: 'online' }, local: { q: '' }, needsLocal: false });
+  const without = splitFilters({ status: 'online', q: 'st' }, (name) => name !== 'status');
+  assert.deepEqual(without.local, { q: 'st', status: 'online' });
+  assert.ok(without.needsLocal);
+  assert.ok(localMatch({ id: 'st-1', status: 'online' }, without.local));
+  assert.ok(!localMatch({ id: 'st-1' }, without.local));
 });
