@@ -1,0 +1,30 @@
+//! The routes, one module per family. A new family adds a module and one `merge` line.
+
+pub mod assets;
+pub mod common;
+pub mod devices;
+pub mod products;
+pub mod system;
+pub mod tenants;
+pub mod tokens;
+
+use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Base path of the REST API.
+pub const API_BASE: &str = "/api/v1";
+
+/// The routes under [`API_BASE`] (paths relative to it).
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(tenants::router())
+        .merge(tokens::router())
+        .merge(products::router())
+        .merge(devices::router())
+        .merge(assets::router())
+}
+
+/// The routes at the root: `/health`, `/metrics`.
+pub fn root_routes() -> OpenApiRouter<AppState> {
+    system::router()
+}
