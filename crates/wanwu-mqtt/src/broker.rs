@@ -64,7 +64,9 @@ pub struct Broker {
 
 impl std::fmt::Debug for Broker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Broker").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("Broker")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -134,7 +136,11 @@ impl Broker {
         IO: AsyncRead + AsyncWrite + Send + 'static,
     {
         let inner = self.inner.clone();
-        let _ = self.inner.tasks.spawn(crate::connection::run(inner, io, peer)).await;
+        let _ = self
+            .inner
+            .tasks
+            .spawn(crate::connection::run(inner, io, peer))
+            .await;
     }
 
     /// Publishes a server-originated message into `namespace` (commands, shadow deltas,
@@ -145,7 +151,10 @@ impl Broker {
             return Err(BrokerError::InvalidTopic(message.topic.to_string()));
         }
         let namespace: Arc<str> = namespace.into();
-        Ok(self.inner.route(&namespace, Publication::new(message, 0)).await?)
+        Ok(self
+            .inner
+            .route(&namespace, Publication::new(message, 0))
+            .await?)
     }
 
     /// Stops accepting, tells clients the server is shutting down, waits (briefly) for
@@ -170,20 +179,31 @@ impl Inner {
     fn restore(self: &Arc<Self>, durable: DurableState) {
         for ((namespace, _), publication) in durable.retained {
             let namespace: Arc<str> = namespace.into();
-            self.retained.set(&namespace, Arc::new(publication), usize::MAX);
+            self.retained
+                .set(&namespace, Arc::new(publication), usize::MAX);
         }
         self.stats.retained.set(self.retained.len() as f64);
         for ((namespace, client_id), stored) in durable.sessions {
-            let key = SessionKey { namespace: namespace.into(), client_id };
+            let key = SessionKey {
+                namespace: namespace.into(),
+                client_id,
+            };
             let session = self.new_session(key.clone(), stored.expiry_secs);
             {
                 let mut state = session.state.lock();
                 state.stored = true;
                 for sub in &stored.subscriptions {
-                    state.subscriptions.insert(sub.filter.clone(), stored_to_entry(sub));
+                    state
+                        .subscriptions
+                        .insert(sub.filter.clone(), stored_to_entry(sub));
                 }
                 for (seq, message) in stored.queue {
-                    let subscription_ids = message.subscription_ids.iter().copied().filter_map(NonZeroU32::new).collect();
+                    let subscription_ids = message
+                        .subscription_ids
+                        .iter()
+                        .copied()
+                        .filter_map(NonZeroU32::new)
+                        .collect();
                     let outgoing = Outgoing {
                         publication: Arc::new(message.publication),
                         qos: message.qos,
@@ -196,7 +216,13 @@ impl Inner {
             }
             for sub in &stored.subscriptions {
                 if let Some(spec) = parse_filter(&sub.filter) {
-                    self.router.subscribe(&key.namespace, spec, &session, stored_to_entry(sub).options, sub.id.and_then(NonZeroU32::new));
+                    self.router.subscribe(
+                        &key.namespace,
+                        spec,
+                        &session,
+                        stored_to_entry(sub).options,
+                        sub.id.and_then(NonZeroU32::new),
+                    );
                 }
             }
             self.sessions.lock().insert(key, session.clone());
@@ -212,7 +238,12 @@ impl Inner {
 
     /// Attaches a new connection to the session `key`, taking over any connection it has.
     /// `clean_start` discards an existing session. Returns the records to persist.
-    pub fn attach(&self, key: SessionKey, clean_start: bool, expiry_secs: u32) -> (Attached, Vec<Record>) {
+    pub fn attach(
+        &self,
+        key: SessionKey,
+        clean_start: bool,
+        expiry_secs: u32,
+    ) -> (Attached, Vec<Record>) {
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         let (kick, kicked) = oneshot::channel();
         let link = ConnectionLink { generation, kick };
@@ -230,7 +261,12 @@ impl Inner {
                 state.link = Some(link);
                 records.extend(session_record(old, &mut state));
                 drop(state);
-                let attached = Attached { session: old.clone(), session_present: true, generation, kicked };
+                let attached = Attached {
+                    session: old.clone(),
+                    session_present: true,
+                    generation,
+                    kicked,
+                };
                 return (attached, records);
             }
             state.superseded = true;
@@ -246,7 +282,15 @@ impl Inner {
         if let Some(old) = existing {
             records.extend(self.forget_session(&old));
         }
-        (Attached { session, session_present: false, generation, kicked }, records)
+        (
+            Attached {
+                session,
+                session_present: false,
+                generation,
+                kicked,
+            },
+            records,
+        )
     }
 
     /// Detaches connection `generation` from `session`: a non-persistent session ends, a
@@ -262,7 +306,10 @@ impl Inner {
         drop(state);
         if !persistent {
             let mut sessions = self.sessions.lock();
-            if sessions.get(&session.key).is_some_and(|s| Arc::ptr_eq(s, session)) {
+            if sessions
+                .get(&session.key)
+                .is_some_and(|s| Arc::ptr_eq(s, session))
+            {
                 sessions.remove(&session.key);
             }
             drop(sessions);
@@ -279,15 +326,26 @@ impl Inner {
             let mut state = session.state.lock();
             state.queue.clear();
             state.inflight.clear();
-            (state.subscriptions.drain().map(|(f, _)| f).collect::<Vec<_>>(), state.stored)
+            (
+                state
+                    .subscriptions
+                    .drain()
+                    .map(|(f, _)| f)
+                    .collect::<Vec<_>>(),
+                state.stored,
+            )
         };
         for filter in &filters {
             if let Some(spec) = parse_filter(filter) {
-                self.router.unsubscribe(&session.key.namespace, spec, session.id);
+                self.router
+                    .unsubscribe(&session.key.namespace, spec, session.id);
             }
         }
         if stored && self.store.is_some() {
-            vec![Record::SessionDrop { namespace: session.key.namespace.to_string(), client_id: session.key.client_id.clone() }]
+            vec![Record::SessionDrop {
+                namespace: session.key.namespace.to_string(),
+                client_id: session.key.client_id.clone(),
+            }]
         } else {
             Vec::new()
         }
@@ -318,7 +376,9 @@ impl Inner {
             }
             let removed = {
                 let mut sessions = inner.sessions.lock();
-                let current = sessions.get(&session.key).is_some_and(|s| Arc::ptr_eq(s, &session));
+                let current = sessions
+                    .get(&session.key)
+                    .is_some_and(|s| Arc::ptr_eq(s, &session));
                 if current {
                     sessions.remove(&session.key);
                 }
@@ -348,13 +408,19 @@ impl Inner {
 
     /// Routes a publication: retained store, then every matching session's queue. Returns
     /// once everything that must be durable is.
-    pub async fn route(&self, namespace: &Arc<str>, publication: Publication) -> Result<usize, StoreError> {
+    pub async fn route(
+        &self,
+        namespace: &Arc<str>,
+        publication: Publication,
+    ) -> Result<usize, StoreError> {
         let publication = Arc::new(publication);
         let mut records = Vec::new();
         if publication.message.retain {
             self.retain(namespace, &publication, &mut records);
         }
-        let targets = self.router.targets(namespace, &publication.message.topic, publication.origin);
+        let targets =
+            self.router
+                .targets(namespace, &publication.message.topic, publication.origin);
         if targets.is_empty() {
             self.stats.dropped(DropReason::NoSubscribers);
         }
@@ -376,7 +442,8 @@ impl Inner {
     /// Queues `outgoing` for `session` (recording it when it must be durable) and wakes it.
     pub fn offer(&self, session: &Session, mut outgoing: Outgoing, records: &mut Vec<Record>) {
         let mut state = session.state.lock();
-        let durable = self.store.is_some() && state.is_persistent() && outgoing.qos != QoS::AtMostOnce;
+        let durable =
+            self.store.is_some() && state.is_persistent() && outgoing.qos != QoS::AtMostOnce;
         if durable {
             outgoing.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         }
@@ -388,7 +455,11 @@ impl Inner {
                 publication: (*outgoing.publication).clone(),
                 qos: outgoing.qos,
                 retain: outgoing.retain,
-                subscription_ids: outgoing.subscription_ids.iter().map(|id| id.get()).collect(),
+                subscription_ids: outgoing
+                    .subscription_ids
+                    .iter()
+                    .map(|id| id.get())
+                    .collect(),
             },
         });
         match state.enqueue(outgoing, self.config.max_queued_messages) {
@@ -403,14 +474,25 @@ impl Inner {
         session.wake.notify_one();
     }
 
-    fn retain(&self, namespace: &Arc<str>, publication: &Arc<Publication>, records: &mut Vec<Record>) {
+    fn retain(
+        &self,
+        namespace: &Arc<str>,
+        publication: &Arc<Publication>,
+        records: &mut Vec<Record>,
+    ) {
         let limit = self.config.max_retained_per_namespace;
         match self.retained.set(namespace, publication.clone(), limit) {
             RetainOutcome::Stored if self.store.is_some() => {
-                records.push(Record::RetainSet { namespace: namespace.to_string(), publication: (**publication).clone() });
+                records.push(Record::RetainSet {
+                    namespace: namespace.to_string(),
+                    publication: (**publication).clone(),
+                });
             }
             RetainOutcome::Cleared if self.store.is_some() => {
-                records.push(Record::RetainClear { namespace: namespace.to_string(), topic: publication.message.topic.clone() });
+                records.push(Record::RetainClear {
+                    namespace: namespace.to_string(),
+                    topic: publication.message.topic.clone(),
+                });
             }
             RetainOutcome::Full => self.stats.dropped(DropReason::QueueFull),
             _ => {}
@@ -420,7 +502,10 @@ impl Inner {
 }
 
 /// The record describing a persistent session's settings and subscriptions.
-pub(crate) fn session_record(session: &Session, state: &mut crate::session::SessionState) -> Option<Record> {
+pub(crate) fn session_record(
+    session: &Session,
+    state: &mut crate::session::SessionState,
+) -> Option<Record> {
     state.stored |= state.is_persistent();
     state.is_persistent().then(|| Record::Session {
         namespace: session.key.namespace.to_string(),
@@ -447,7 +532,8 @@ fn stored_to_entry(sub: &StoredSubscription) -> SubscriptionEntry {
             qos: sub.qos,
             no_local: sub.no_local,
             retain_as_published: sub.retain_as_published,
-            retain_handling: RetainHandling::try_from(sub.retain_handling).unwrap_or(RetainHandling::AtSubscribe),
+            retain_handling: RetainHandling::try_from(sub.retain_handling)
+                .unwrap_or(RetainHandling::AtSubscribe),
         },
         id: sub.id.and_then(NonZeroU32::new),
     }

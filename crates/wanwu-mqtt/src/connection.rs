@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, BytesMut};
 use bytestring::ByteString;
 use rmqtt_codec::v5::{
-    self, ConnectAck, DisconnectReasonCode, LastWill, PublishAck, PublishAck2, PublishAck2Reason, RetainHandling,
-    Subscribe, SubscribeAck, SubscribeAckReason, Unsubscribe, UnsubscribeAck, UnsubscribeAckReason,
+    self, ConnectAck, DisconnectReasonCode, LastWill, PublishAck, PublishAck2, PublishAck2Reason,
+    RetainHandling, Subscribe, SubscribeAck, SubscribeAckReason, Unsubscribe, UnsubscribeAck,
+    UnsubscribeAckReason,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
@@ -19,8 +20,8 @@ use tokio::sync::oneshot;
 use crate::broker::{Inner, session_record};
 use crate::convert::{message_properties, outbound_publish, will_message};
 use crate::hooks::{
-    Action, ConnectInfo, DisconnectReason, PresenceEvent, PresenceKind, Principal, ProtocolVersion, PublishVerdict,
-    Publisher, ReasonCode,
+    Action, ConnectInfo, DisconnectReason, PresenceEvent, PresenceKind, Principal, ProtocolVersion,
+    PublishVerdict, Publisher, ReasonCode,
 };
 use crate::message::{Message, Publication, QoS, now_ms};
 use crate::ratelimit::TokenBucket;
@@ -53,15 +54,30 @@ struct Ending {
 
 impl Ending {
     fn violation(code: DisconnectReasonCode, text: &'static str) -> Self {
-        Self { reason: DisconnectReason::ProtocolViolation(code as u8), code: Some(code), text: Some(text), publish_will: true }
+        Self {
+            reason: DisconnectReason::ProtocolViolation(code as u8),
+            code: Some(code),
+            text: Some(text),
+            publish_will: true,
+        }
     }
 
     fn server(reason: DisconnectReason, code: DisconnectReasonCode, publish_will: bool) -> Self {
-        Self { reason, code: Some(code), text: None, publish_will }
+        Self {
+            reason,
+            code: Some(code),
+            text: None,
+            publish_will,
+        }
     }
 
     fn lost() -> Self {
-        Self { reason: DisconnectReason::ConnectionLost, code: None, text: None, publish_will: true }
+        Self {
+            reason: DisconnectReason::ConnectionLost,
+            code: None,
+            text: None,
+            publish_will: true,
+        }
     }
 }
 
@@ -70,15 +86,22 @@ pub(crate) async fn run<IO>(inner: Arc<Inner>, io: IO, peer: SocketAddr)
 where
     IO: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let over_limit = inner.connections.fetch_add(1, Ordering::Relaxed) >= inner.config.max_connections;
+    let over_limit =
+        inner.connections.fetch_add(1, Ordering::Relaxed) >= inner.config.max_connections;
     inner.stats.connections.increment(1.0);
     inner.stats.connections_total.increment(1);
     let (mut reader, mut writer) = tokio::io::split(io);
     let mut rbuf = BytesMut::with_capacity(INITIAL_READ_CAPACITY);
-    let handshake = tokio::time::timeout(inner.config.connect_timeout, read_connect(&inner, &mut reader, &mut rbuf)).await;
+    let handshake = tokio::time::timeout(
+        inner.config.connect_timeout,
+        read_connect(&inner, &mut reader, &mut rbuf),
+    )
+    .await;
     match handshake {
         Ok(Ok((codec, connect))) => {
-            if let Some(connection) = accept(&inner, codec, *connect, peer, over_limit, &mut writer).await {
+            if let Some(connection) =
+                accept(&inner, codec, *connect, peer, over_limit, &mut writer).await
+            {
                 connection.serve(&mut reader, &mut writer, rbuf).await;
             }
         }
@@ -93,7 +116,10 @@ where
 }
 
 /// Reads into `buf`, growing it when full; `Ok(0)` is end of stream.
-async fn read_more<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut BytesMut) -> std::io::Result<usize> {
+async fn read_more<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut BytesMut,
+) -> std::io::Result<usize> {
     if buf.capacity() - buf.len() < 64 {
         buf.reserve(READ_CHUNK);
     }
@@ -110,10 +136,14 @@ async fn read_connect<R: AsyncRead + Unpin>(
     loop {
         if codec.is_none() {
             match wire::detect_version(buf) {
-                Ok(Some(version)) => codec = Some(WireCodec::new(version, inner.config.max_packet_size)),
+                Ok(Some(version)) => {
+                    codec = Some(WireCodec::new(version, inner.config.max_packet_size))
+                }
                 Ok(None) => {}
                 // A CONNECT with an unknown protocol level: MQTT 3.1.1 return code 1.
-                Err(_) if buf.first() == Some(&0x10) && buf.len() > 8 => return Err(Some(vec![0x20, 0x02, 0x00, 0x01])),
+                Err(_) if buf.first() == Some(&0x10) && buf.len() > 8 => {
+                    return Err(Some(vec![0x20, 0x02, 0x00, 0x01]));
+                }
                 Err(_) => return Err(None),
             }
         }
@@ -122,6 +152,15 @@ async fn read_connect<R: AsyncRead + Unpin>(
                 Ok(Some(Packet::Connect(connect))) => {
                     let codec = std::mem::replace(codec, WireCodec::new(ProtocolVersion::V311, 0));
                     return Ok((codec, connect));
+                }
+                Err(rmqtt_codec::error::DecodeError::InvalidClientId) => {
+                    let refusal = ConnectAck {
+                        reason_code: wire::connack_reason(ReasonCode::CLIENT_IDENTIFIER_NOT_VALID),
+                        ..ConnectAck::default()
+                    };
+                    let mut reply = BytesMut::new();
+                    let _ = codec.encode(Packet::ConnectAck(Box::new(refusal)), &mut reply);
+                    return Err(Some(reply.to_vec()));
                 }
                 Ok(Some(_)) | Err(_) => return Err(None),
                 Ok(None) => {}
@@ -147,7 +186,13 @@ async fn accept<W: AsyncWrite + Unpin>(
     let mut assigned_client_id = None;
     if connect.client_id.is_empty() {
         if !connect.clean_start {
-            return refuse(inner, &mut codec, writer, ReasonCode::CLIENT_IDENTIFIER_NOT_VALID).await;
+            return refuse(
+                inner,
+                &mut codec,
+                writer,
+                ReasonCode::CLIENT_IDENTIFIER_NOT_VALID,
+            )
+            .await;
         }
         let id: ByteString = format!("auto-{:016x}", rand::random::<u64>()).into();
         assigned_client_id = Some(id.clone());
@@ -156,7 +201,11 @@ async fn accept<W: AsyncWrite + Unpin>(
     if over_limit {
         return refuse(inner, &mut codec, writer, ReasonCode::SERVER_BUSY).await;
     }
-    if connect.last_will.as_ref().is_some_and(|w| !is_valid_topic_name(&w.topic)) {
+    if connect
+        .last_will
+        .as_ref()
+        .is_some_and(|w| !is_valid_topic_name(&w.topic))
+    {
         return refuse(inner, &mut codec, writer, ReasonCode::TOPIC_NAME_INVALID).await;
     }
     let info = ConnectInfo {
@@ -171,18 +220,31 @@ async fn accept<W: AsyncWrite + Unpin>(
         Err(code) => return refuse(inner, &mut codec, writer, code).await,
     };
     if let Some(will) = &connect.last_will
-        && !inner.hooks.acl.allowed(&principal, &will.topic, Action::Publish)
+        && !inner
+            .hooks
+            .acl
+            .allowed(&principal, &will.topic, Action::Publish)
     {
         return refuse(inner, &mut codec, writer, ReasonCode::NOT_AUTHORIZED).await;
     }
     let config = &inner.config;
-    let expiry_secs = connect.session_expiry_interval_secs.min(config.session_expiry_max_secs);
+    let expiry_secs = connect
+        .session_expiry_interval_secs
+        .min(config.session_expiry_max_secs);
     let keepalive = match version {
-        ProtocolVersion::V5 if connect.keep_alive == 0 && config.keepalive_min > 0 => config.keepalive_max,
-        ProtocolVersion::V5 => connect.keep_alive.clamp(config.keepalive_min, config.keepalive_max.max(config.keepalive_min)),
+        ProtocolVersion::V5 if connect.keep_alive == 0 && config.keepalive_min > 0 => {
+            config.keepalive_max
+        }
+        ProtocolVersion::V5 => connect.keep_alive.clamp(
+            config.keepalive_min,
+            config.keepalive_max.max(config.keepalive_min),
+        ),
         ProtocolVersion::V311 => connect.keep_alive,
     };
-    let key = SessionKey { namespace: principal.namespace_arc().clone(), client_id: connect.client_id.clone() };
+    let key = SessionKey {
+        namespace: principal.namespace_arc().clone(),
+        client_id: connect.client_id.clone(),
+    };
     let (attached, records) = inner.attach(key, connect.clean_start, expiry_secs);
     if let Err(error) = inner.persist_durably(records).await {
         tracing::error!(%error, "could not persist session");
@@ -192,7 +254,8 @@ async fn accept<W: AsyncWrite + Unpin>(
     }
     let connack = ConnectAck {
         session_present: attached.session_present,
-        session_expiry_interval_secs: (expiry_secs != connect.session_expiry_interval_secs).then_some(expiry_secs),
+        session_expiry_interval_secs: (expiry_secs != connect.session_expiry_interval_secs)
+            .then_some(expiry_secs),
         receive_max: NonZeroU16::new(config.receive_maximum).unwrap_or(NonZeroU16::MIN),
         max_packet_size: Some(config.max_packet_size),
         assigned_client_id,
@@ -238,9 +301,15 @@ async fn refuse<W: AsyncWrite + Unpin>(
     code: ReasonCode,
 ) -> Option<Box<Connection>> {
     inner.stats.connections_refused.increment(1);
-    let connack = ConnectAck { reason_code: wire::connack_reason(code), ..ConnectAck::default() };
+    let connack = ConnectAck {
+        reason_code: wire::connack_reason(code),
+        ..ConnectAck::default()
+    };
     let mut buf = BytesMut::new();
-    if codec.encode(Packet::ConnectAck(Box::new(connack)), &mut buf).is_ok() {
+    if codec
+        .encode(Packet::ConnectAck(Box::new(connack)), &mut buf)
+        .is_ok()
+    {
         let _ = tokio::time::timeout(FAREWELL_TIMEOUT, writer.write_all(&buf)).await;
     }
     None
@@ -281,12 +350,19 @@ impl Connection {
     {
         let session = self.session.clone();
         let shutdown = self.inner.shutdown.clone();
-        let Some(mut kicked) = self.kicked.take() else { return };
+        let Some(mut kicked) = self.kicked.take() else {
+            return;
+        };
         let window = self.keepalive.unwrap_or(Duration::from_secs(3600));
         let keepalive = tokio::time::sleep(window);
         tokio::pin!(keepalive);
         self.pump();
+        // Packets pipelined behind CONNECT arrived with it.
+        let mut pipelined_failure = self.process(&mut rbuf).await.err();
         let ending = loop {
+            if let Some(ending) = pipelined_failure.take() {
+                break ending;
+            }
             if !self.pending_records.is_empty() {
                 let records = std::mem::take(&mut self.pending_records);
                 self.inner.persist(records).await;
@@ -349,7 +425,10 @@ impl Connection {
                 Ok(None) => return Ok(()),
                 Err(error) => {
                     tracing::debug!(client = %self.client_id, %error, "bad packet");
-                    return Err(Ending::violation(wire::decode_error_reason(&error), "malformed packet"));
+                    return Err(Ending::violation(
+                        wire::decode_error_reason(&error),
+                        "malformed packet",
+                    ));
                 }
             }
         }
@@ -381,8 +460,14 @@ impl Connection {
                 Ok(())
             }
             Packet::Disconnect(disconnect) => Err(self.on_disconnect(disconnect)),
-            Packet::Connect(_) => Err(Ending::violation(DisconnectReasonCode::ProtocolError, "second CONNECT")),
-            _ => Err(Ending::violation(DisconnectReasonCode::ProtocolError, "unexpected packet type")),
+            Packet::Connect(_) => Err(Ending::violation(
+                DisconnectReasonCode::ProtocolError,
+                "second CONNECT",
+            )),
+            _ => Err(Ending::violation(
+                DisconnectReasonCode::ProtocolError,
+                "unexpected packet type",
+            )),
         }
     }
 
@@ -398,7 +483,10 @@ impl Connection {
                 return Ok(());
             }
             if state.incoming_qos2.len() >= usize::from(self.inner.config.receive_maximum) {
-                return Err(Ending::violation(DisconnectReasonCode::ReceiveMaximumExceeded, "receive maximum exceeded"));
+                return Err(Ending::violation(
+                    DisconnectReasonCode::ReceiveMaximumExceeded,
+                    "receive maximum exceeded",
+                ));
             }
         }
         if let Some(wait) = self.rate.as_mut().and_then(TokenBucket::take) {
@@ -413,33 +501,59 @@ impl Connection {
             retain: publish.retain,
             properties: message_properties(publish.properties.as_ref()),
         };
-        let verdict = if !self.inner.hooks.acl.allowed(&self.principal, &message.topic, Action::Publish) {
-            PublishVerdict::Refuse { code: ReasonCode::NOT_AUTHORIZED, reason: None }
-        } else if let Some(hook) = self.inner.hooks.publish.clone() {
-            let publisher =
-                Publisher { client_id: &self.client_id, principal: &self.principal, protocol: self.codec.version() };
-            hook.on_publish(publisher, &message).await
-        } else {
-            PublishVerdict::Route
-        };
+        let verdict =
+            if !self
+                .inner
+                .hooks
+                .acl
+                .allowed(&self.principal, &message.topic, Action::Publish)
+            {
+                PublishVerdict::Refuse {
+                    code: ReasonCode::NOT_AUTHORIZED,
+                    reason: None,
+                }
+            } else if let Some(hook) = self.inner.hooks.publish.clone() {
+                let publisher = Publisher {
+                    client_id: &self.client_id,
+                    principal: &self.principal,
+                    protocol: self.codec.version(),
+                };
+                hook.on_publish(publisher, &message).await
+            } else {
+                PublishVerdict::Route
+            };
         let qos = message.qos;
         let refusal = match verdict {
             PublishVerdict::Route => {
                 let namespace = self.principal.namespace_arc().clone();
-                match self.inner.route(&namespace, Publication::new(message, self.session.id)).await {
+                match self
+                    .inner
+                    .route(&namespace, Publication::new(message, self.session.id))
+                    .await
+                {
                     Ok(_) => None,
                     Err(error) => {
                         tracing::error!(%error, "message not durable");
                         if !self.is_v5() && qos != QoS::AtMostOnce {
-                            return Err(Ending::violation(DisconnectReasonCode::UnspecifiedError, "storage failure"));
+                            return Err(Ending::violation(
+                                DisconnectReasonCode::UnspecifiedError,
+                                "storage failure",
+                            ));
                         }
-                        Some((ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR, Some("storage failure".to_string())))
+                        Some((
+                            ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR,
+                            Some("storage failure".to_string()),
+                        ))
                     }
                 }
             }
             PublishVerdict::Consumed => None,
             PublishVerdict::Refuse { code, reason } => {
-                let why = if code == ReasonCode::NOT_AUTHORIZED { DropReason::NotAuthorized } else { DropReason::Refused };
+                let why = if code == ReasonCode::NOT_AUTHORIZED {
+                    DropReason::NotAuthorized
+                } else {
+                    DropReason::Refused
+                };
                 self.inner.stats.dropped(why);
                 Some((code, reason))
             }
@@ -450,30 +564,45 @@ impl Connection {
     }
 
     /// The topic of an inbound PUBLISH after topic-alias resolution, validated.
-    fn resolve_topic(&mut self, publish: &rmqtt_codec::types::Publish) -> Result<ByteString, Ending> {
+    fn resolve_topic(
+        &mut self,
+        publish: &rmqtt_codec::types::Publish,
+    ) -> Result<ByteString, Ending> {
         let mut topic = publish.topic.clone();
         if let Some(alias) = publish.properties.as_ref().and_then(|p| p.topic_alias) {
             if alias.get() > self.inner.config.topic_alias_maximum {
-                return Err(Ending::violation(DisconnectReasonCode::TopicAliasInvalid, "topic alias out of range"));
+                return Err(Ending::violation(
+                    DisconnectReasonCode::TopicAliasInvalid,
+                    "topic alias out of range",
+                ));
             }
             let aliases = self.topic_aliases.get_or_insert_with(HashMap::new);
             if topic.is_empty() {
-                topic = aliases
-                    .get(&alias.get())
-                    .cloned()
-                    .ok_or(Ending::violation(DisconnectReasonCode::ProtocolError, "unknown topic alias"))?;
+                topic = aliases.get(&alias.get()).cloned().ok_or(Ending::violation(
+                    DisconnectReasonCode::ProtocolError,
+                    "unknown topic alias",
+                ))?;
             } else {
                 aliases.insert(alias.get(), topic.clone());
             }
         }
         if !is_valid_topic_name(&topic) {
-            return Err(Ending::violation(DisconnectReasonCode::TopicNameInvalid, "invalid topic name"));
+            return Err(Ending::violation(
+                DisconnectReasonCode::TopicNameInvalid,
+                "invalid topic name",
+            ));
         }
         Ok(topic)
     }
 
     /// Sends PUBACK/PUBREC for an inbound message, with a refusal code if any.
-    fn acknowledge(&mut self, qos: QoS, packet_id: Option<NonZeroU16>, code: Option<ReasonCode>, reason: Option<String>) {
+    fn acknowledge(
+        &mut self,
+        qos: QoS,
+        packet_id: Option<NonZeroU16>,
+        code: Option<ReasonCode>,
+        reason: Option<String>,
+    ) {
         let Some(packet_id) = packet_id else { return };
         let mut ack = wire::ack(packet_id);
         if let Some(code) = code {
@@ -484,7 +613,11 @@ impl Connection {
             QoS::AtLeastOnce => self.send(Packet::PublishAck(ack)),
             QoS::ExactlyOnce => {
                 if code.is_none() {
-                    self.session.state.lock().incoming_qos2.insert(packet_id.get());
+                    self.session
+                        .state
+                        .lock()
+                        .incoming_qos2
+                        .insert(packet_id.get());
                 }
                 self.send(Packet::PublishReceived(ack));
             }
@@ -500,7 +633,11 @@ impl Connection {
                 .inflight
                 .get(&id)
                 .is_some_and(|f| f.message.qos == QoS::AtLeastOnce && f.phase == Phase::AwaitAck);
-            if matches { state.inflight.remove(&id) } else { None }
+            if matches {
+                state.inflight.remove(&id)
+            } else {
+                None
+            }
         };
         if let Some(done) = done {
             self.delivered(&done.message);
@@ -514,7 +651,9 @@ impl Connection {
         let (known, finished) = {
             let mut state = self.session.state.lock();
             match state.inflight.get_mut(&id) {
-                Some(f) if f.message.qos == QoS::ExactlyOnce && refused => (true, state.inflight.remove(&id)),
+                Some(f) if f.message.qos == QoS::ExactlyOnce && refused => {
+                    (true, state.inflight.remove(&id))
+                }
                 Some(f) if f.message.qos == QoS::ExactlyOnce => {
                     f.phase = Phase::AwaitComplete;
                     (true, None)
@@ -526,7 +665,11 @@ impl Connection {
             self.delivered(&finished.message);
             self.pump();
         } else {
-            let reason = if known { PublishAck2Reason::Success } else { PublishAck2Reason::PacketIdNotFound };
+            let reason = if known {
+                PublishAck2Reason::Success
+            } else {
+                PublishAck2Reason::PacketIdNotFound
+            };
             self.send(Packet::PublishRelease(wire::ack2(ack.packet_id, reason)));
         }
     }
@@ -535,8 +678,15 @@ impl Connection {
         let done = {
             let mut state = self.session.state.lock();
             let id = ack.packet_id.get();
-            let matches = state.inflight.get(&id).is_some_and(|f| f.phase == Phase::AwaitComplete);
-            if matches { state.inflight.remove(&id) } else { None }
+            let matches = state
+                .inflight
+                .get(&id)
+                .is_some_and(|f| f.phase == Phase::AwaitComplete);
+            if matches {
+                state.inflight.remove(&id)
+            } else {
+                None
+            }
         };
         if let Some(done) = done {
             self.delivered(&done.message);
@@ -545,8 +695,17 @@ impl Connection {
     }
 
     fn on_pubrel(&mut self, ack: PublishAck2) {
-        let released = self.session.state.lock().incoming_qos2.remove(&ack.packet_id.get());
-        let reason = if released { PublishAck2Reason::Success } else { PublishAck2Reason::PacketIdNotFound };
+        let released = self
+            .session
+            .state
+            .lock()
+            .incoming_qos2
+            .remove(&ack.packet_id.get());
+        let reason = if released {
+            PublishAck2Reason::Success
+        } else {
+            PublishAck2Reason::PacketIdNotFound
+        };
         self.send(Packet::PublishComplete(wire::ack2(ack.packet_id, reason)));
     }
 
@@ -571,15 +730,34 @@ impl Connection {
                 continue;
             };
             if spec.group.is_some() && options.no_local {
-                return Err(Ending::violation(DisconnectReasonCode::ProtocolError, "no-local on a shared subscription"));
+                return Err(Ending::violation(
+                    DisconnectReasonCode::ProtocolError,
+                    "no-local on a shared subscription",
+                ));
             }
-            if !self.inner.hooks.acl.allowed(&self.principal, spec.filter, Action::Subscribe) {
+            if !self
+                .inner
+                .hooks
+                .acl
+                .allowed(&self.principal, spec.filter, Action::Subscribe)
+            {
                 status.push(SubscribeAckReason::NotAuthorized);
                 continue;
             }
-            let entry = SubscriptionEntry { options: *options, id: subscribe.id };
-            let existed = self.session.state.lock().subscriptions.insert(filter.clone(), entry).is_some();
-            self.inner.router.subscribe(&namespace, spec, &self.session, *options, subscribe.id);
+            let entry = SubscriptionEntry {
+                options: *options,
+                id: subscribe.id,
+            };
+            let existed = self
+                .session
+                .state
+                .lock()
+                .subscriptions
+                .insert(filter.clone(), entry)
+                .is_some();
+            self.inner
+                .router
+                .subscribe(&namespace, spec, &self.session, *options, subscribe.id);
             status.push(match options.qos {
                 QoS::AtMostOnce => SubscribeAckReason::GrantedQos0,
                 QoS::AtLeastOnce => SubscribeAckReason::GrantedQos1,
@@ -624,9 +802,21 @@ impl Connection {
                 status.push(UnsubscribeAckReason::TopicFilterInvalid);
                 continue;
             };
-            let existed = self.session.state.lock().subscriptions.remove(filter).is_some();
-            self.inner.router.unsubscribe(&self.session.key.namespace, spec, self.session.id);
-            status.push(if existed { UnsubscribeAckReason::Success } else { UnsubscribeAckReason::NoSubscriptionExisted });
+            let existed = self
+                .session
+                .state
+                .lock()
+                .subscriptions
+                .remove(filter)
+                .is_some();
+            self.inner
+                .router
+                .unsubscribe(&self.session.key.namespace, spec, self.session.id);
+            status.push(if existed {
+                UnsubscribeAckReason::Success
+            } else {
+                UnsubscribeAckReason::NoSubscriptionExisted
+            });
         }
         self.persist_session().await;
         self.send(Packet::UnsubscribeAck(UnsubscribeAck {
@@ -641,7 +831,11 @@ impl Connection {
     /// Makes a persistent session's subscriptions durable.
     async fn persist_session(&mut self) {
         let record = session_record(&self.session, &mut self.session.state.lock());
-        if let Err(error) = self.inner.persist_durably(record.into_iter().collect()).await {
+        if let Err(error) = self
+            .inner
+            .persist_durably(record.into_iter().collect())
+            .await
+        {
             tracing::error!(%error, "could not persist subscriptions");
         }
     }
@@ -650,7 +844,10 @@ impl Connection {
         if let Some(expiry) = disconnect.session_expiry_interval_secs {
             let mut state = self.session.state.lock();
             if state.expiry_secs == 0 && expiry > 0 {
-                return Ending::violation(DisconnectReasonCode::ProtocolError, "session expiry set after zero");
+                return Ending::violation(
+                    DisconnectReasonCode::ProtocolError,
+                    "session expiry set after zero",
+                );
             }
             state.expiry_secs = expiry.min(self.inner.config.session_expiry_max_secs);
             let record = session_record(&self.session, &mut state);
@@ -670,19 +867,31 @@ impl Connection {
         while self.wbuf.len() < WRITE_HIGH_WATER {
             let (outgoing, packet_id) = {
                 let mut state = self.session.state.lock();
-                let Some(front) = state.queue.front() else { break };
+                let Some(front) = state.queue.front() else {
+                    break;
+                };
                 if front.qos != QoS::AtMostOnce && state.inflight.len() >= self.send_window {
                     break;
                 }
-                let Some(outgoing) = state.queue.pop_front() else { break };
-                let packet_id = if outgoing.qos == QoS::AtMostOnce || outgoing.publication.remaining_expiry(now).is_err() {
+                let Some(outgoing) = state.queue.pop_front() else {
+                    break;
+                };
+                let packet_id = if outgoing.qos == QoS::AtMostOnce
+                    || outgoing.publication.remaining_expiry(now).is_err()
+                {
                     None
                 } else {
                     let Some(id) = state.allocate_packet_id() else {
                         state.queue.push_front(outgoing);
                         break;
                     };
-                    state.inflight.insert(id.get(), Inflight { message: outgoing.clone(), phase: Phase::AwaitAck });
+                    state.inflight.insert(
+                        id.get(),
+                        Inflight {
+                            message: outgoing.clone(),
+                            phase: Phase::AwaitAck,
+                        },
+                    );
                     Some(id)
                 };
                 (outgoing, packet_id)
@@ -702,12 +911,27 @@ impl Connection {
     }
 
     /// Encodes one PUBLISH; false when it could not be (too large for the client).
-    fn send_publish(&mut self, outgoing: &Outgoing, packet_id: Option<NonZeroU16>, dup: bool, remaining: Option<u32>) -> bool {
+    fn send_publish(
+        &mut self,
+        outgoing: &Outgoing,
+        packet_id: Option<NonZeroU16>,
+        dup: bool,
+        remaining: Option<u32>,
+    ) -> bool {
         let message = &outgoing.publication.message;
-        let mut publish =
-            outbound_publish(message, outgoing.qos, outgoing.retain, packet_id, remaining, &outgoing.subscription_ids);
+        let mut publish = outbound_publish(
+            message,
+            outgoing.qos,
+            outgoing.retain,
+            packet_id,
+            remaining,
+            &outgoing.subscription_ids,
+        );
         publish.dup = dup;
-        match self.codec.encode(Packet::Publish(Box::new(publish)), &mut self.wbuf) {
+        match self
+            .codec
+            .encode(Packet::Publish(Box::new(publish)), &mut self.wbuf)
+        {
             Ok(()) => {
                 self.inner.stats.sent(outgoing.qos);
                 true
@@ -722,18 +946,33 @@ impl Connection {
 
     /// Resends unacknowledged messages of a resumed session (DUP set) and pending PUBRELs.
     fn resend_inflight(&mut self) {
-        let inflight: Vec<(u16, Inflight)> =
-            self.session.state.lock().inflight.iter().map(|(id, f)| (*id, f.clone())).collect();
+        let inflight: Vec<(u16, Inflight)> = self
+            .session
+            .state
+            .lock()
+            .inflight
+            .iter()
+            .map(|(id, f)| (*id, f.clone()))
+            .collect();
         let now = now_ms();
         for (id, inflight) in inflight {
-            let Some(packet_id) = NonZeroU16::new(id) else { continue };
+            let Some(packet_id) = NonZeroU16::new(id) else {
+                continue;
+            };
             match inflight.phase {
                 Phase::AwaitAck => {
-                    let remaining = inflight.message.publication.remaining_expiry(now).unwrap_or(Some(1));
+                    let remaining = inflight
+                        .message
+                        .publication
+                        .remaining_expiry(now)
+                        .unwrap_or(Some(1));
                     self.send_publish(&inflight.message, Some(packet_id), true, remaining);
                 }
                 Phase::AwaitComplete => {
-                    self.send(Packet::PublishRelease(wire::ack2(packet_id, PublishAck2Reason::Success)));
+                    self.send(Packet::PublishRelease(wire::ack2(
+                        packet_id,
+                        PublishAck2Reason::Success,
+                    )));
                 }
             }
         }
@@ -772,7 +1011,9 @@ impl Connection {
             let _ = tokio::time::timeout(FAREWELL_TIMEOUT, farewell).await;
         }
         if !self.pending_records.is_empty() {
-            self.inner.persist(std::mem::take(&mut self.pending_records)).await;
+            self.inner
+                .persist(std::mem::take(&mut self.pending_records))
+                .await;
         }
         if ending.publish_will
             && let Some(will) = self.will.take()

@@ -10,7 +10,9 @@ use crate::message::{Message, MessageProperties};
 /// The end-to-end properties of an inbound PUBLISH (topic alias and subscription ids are
 /// per-hop and left out).
 pub(crate) fn message_properties(props: Option<&PublishProperties>) -> MessageProperties {
-    let Some(p) = props else { return MessageProperties::default() };
+    let Some(p) = props else {
+        return MessageProperties::default();
+    };
     MessageProperties {
         payload_format_utf8: p.is_utf8_payload,
         content_type: p.content_type.clone(),

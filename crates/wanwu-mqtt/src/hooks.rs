@@ -80,7 +80,10 @@ pub struct Principal {
 impl Principal {
     /// A principal in `namespace` with no identity attached.
     pub fn new(namespace: impl Into<Arc<str>>) -> Self {
-        Self { namespace: namespace.into(), identity: Arc::new(()) }
+        Self {
+            namespace: namespace.into(),
+            identity: Arc::new(()),
+        }
     }
 
     /// The same principal carrying `identity`.
@@ -107,7 +110,9 @@ impl Principal {
 
 impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Principal").field("namespace", &self.namespace).finish_non_exhaustive()
+        f.debug_struct("Principal")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
     }
 }
 
@@ -115,7 +120,10 @@ impl fmt::Debug for Principal {
 pub trait Authenticator: Send + Sync + 'static {
     /// Accepts the client with a [`Principal`] or refuses it with a CONNACK reason code
     /// (mapped to the nearest MQTT 3.1.1 return code for 3.1.1 clients).
-    fn authenticate<'a>(&'a self, info: &'a ConnectInfo<'a>) -> HookFuture<'a, Result<Principal, ReasonCode>>;
+    fn authenticate<'a>(
+        &'a self,
+        info: &'a ConnectInfo<'a>,
+    ) -> HookFuture<'a, Result<Principal, ReasonCode>>;
 }
 
 /// Lets every client in, in the namespace given at construction.
@@ -127,13 +135,20 @@ pub struct AllowAll {
 impl AllowAll {
     /// Admits everyone into `namespace`.
     pub fn new(namespace: impl Into<Arc<str>>) -> Self {
-        Self { namespace: namespace.into() }
+        Self {
+            namespace: namespace.into(),
+        }
     }
 }
 
 impl Authenticator for AllowAll {
-    fn authenticate<'a>(&'a self, _: &'a ConnectInfo<'a>) -> HookFuture<'a, Result<Principal, ReasonCode>> {
-        Box::pin(std::future::ready(Ok(Principal::new(self.namespace.clone()))))
+    fn authenticate<'a>(
+        &'a self,
+        _: &'a ConnectInfo<'a>,
+    ) -> HookFuture<'a, Result<Principal, ReasonCode>> {
+        Box::pin(std::future::ready(Ok(Principal::new(
+            self.namespace.clone(),
+        ))))
     }
 }
 
@@ -196,7 +211,11 @@ pub struct Publisher<'a> {
 /// hook that stores data makes the acknowledgement mean "durable".
 pub trait PublishHook: Send + Sync + 'static {
     /// Inspects `message` from `publisher`.
-    fn on_publish<'a>(&'a self, publisher: Publisher<'a>, message: &'a Message) -> HookFuture<'a, PublishVerdict>;
+    fn on_publish<'a>(
+        &'a self,
+        publisher: Publisher<'a>,
+        message: &'a Message,
+    ) -> HookFuture<'a, PublishVerdict>;
 }
 
 /// Why a client's connection ended.
@@ -259,7 +278,12 @@ impl Hooks {
     /// Hooks with the given authenticator, an ACL that permits everything, no publish hook
     /// and no presence observer.
     pub fn new(authenticator: impl Authenticator) -> Self {
-        Self { authenticator: Arc::new(authenticator), acl: Arc::new(PermitAll), publish: None, presence: None }
+        Self {
+            authenticator: Arc::new(authenticator),
+            acl: Arc::new(PermitAll),
+            publish: None,
+            presence: None,
+        }
     }
 
     /// Sets the ACL.

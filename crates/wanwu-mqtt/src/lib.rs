@@ -86,8 +86,9 @@ pub mod ws;
 pub use broker::{Broker, BrokerError};
 pub use config::{BrokerConfig, FsyncPolicy, RateLimit};
 pub use hooks::{
-    AllowAll, Acl, Action, Authenticator, ConnectInfo, DisconnectReason, HookFuture, Hooks, PermitAll, PresenceEvent,
-    PresenceHook, PresenceKind, Principal, ProtocolVersion, PublishHook, PublishVerdict, Publisher, ReasonCode,
+    Acl, Action, AllowAll, Authenticator, ConnectInfo, DisconnectReason, HookFuture, Hooks,
+    PermitAll, PresenceEvent, PresenceHook, PresenceKind, Principal, ProtocolVersion, PublishHook,
+    PublishVerdict, Publisher, ReasonCode,
 };
 pub use message::{Message, MessageProperties, QoS};
 pub use store::StoreError;

@@ -89,7 +89,11 @@ impl Publication {
             .properties
             .message_expiry_secs
             .map(|secs| now_ms() + u64::from(secs) * 1000);
-        Self { message, expires_at_ms, origin }
+        Self {
+            message,
+            expires_at_ms,
+            origin,
+        }
     }
 
     /// Seconds left before the message expires, `Err(())` once it has expired.
@@ -97,7 +101,9 @@ impl Publication {
         match self.expires_at_ms {
             None => Ok(None),
             Some(at) if at <= now => Err(()),
-            Some(at) => Ok(Some((at - now).div_ceil(1000).min(u64::from(u32::MAX)) as u32)),
+            Some(at) => Ok(Some(
+                (at - now).div_ceil(1000).min(u64::from(u32::MAX)) as u32
+            )),
         }
     }
 }

@@ -15,7 +15,11 @@ pub(crate) struct TokenBucket {
 impl TokenBucket {
     /// A full bucket.
     pub fn new(limit: RateLimit) -> Self {
-        Self { limit, tokens: f64::from(limit.burst.max(1)), last: Instant::now() }
+        Self {
+            limit,
+            tokens: f64::from(limit.burst.max(1)),
+            last: Instant::now(),
+        }
     }
 
     /// Takes one token; returns how long to wait first when the bucket is empty.
@@ -36,9 +40,15 @@ mod tests {
 
     #[test]
     fn bucket_allows_the_burst_then_asks_to_wait() {
-        let mut bucket = TokenBucket::new(RateLimit { per_second: 10.0, burst: 3 });
+        let mut bucket = TokenBucket::new(RateLimit {
+            per_second: 10.0,
+            burst: 3,
+        });
         assert!((0..3).all(|_| bucket.take().is_none()));
         let wait = bucket.take().expect("empty bucket");
-        assert!(wait > Duration::from_millis(50) && wait <= Duration::from_millis(100), "{wait:?}");
+        assert!(
+            wait > Duration::from_millis(50) && wait <= Duration::from_millis(100),
+            "{wait:?}"
+        );
     }
 }

@@ -20,15 +20,23 @@ pub(crate) enum RetainOutcome {
     Full,
 }
 
+/// Retained messages of one namespace, by topic.
+type Topics = HashMap<ByteString, Arc<Publication>>;
+
 /// The retained store.
 #[derive(Debug, Default)]
 pub(crate) struct RetainedStore {
-    namespaces: RwLock<HashMap<Arc<str>, HashMap<ByteString, Arc<Publication>>>>,
+    namespaces: RwLock<HashMap<Arc<str>, Topics>>,
 }
 
 impl RetainedStore {
     /// Stores `publication` for its topic; an empty payload clears the topic.
-    pub fn set(&self, namespace: &Arc<str>, publication: Arc<Publication>, limit: usize) -> RetainOutcome {
+    pub fn set(
+        &self,
+        namespace: &Arc<str>,
+        publication: Arc<Publication>,
+        limit: usize,
+    ) -> RetainOutcome {
         let topic = publication.message.topic.clone();
         let mut namespaces = self.namespaces.write();
         if publication.message.payload.is_empty() {
@@ -52,7 +60,9 @@ impl RetainedStore {
     pub fn matching(&self, namespace: &str, filter: &str) -> Vec<Arc<Publication>> {
         let now = now_ms();
         let namespaces = self.namespaces.read();
-        let Some(topics) = namespaces.get(namespace) else { return Vec::new() };
+        let Some(topics) = namespaces.get(namespace) else {
+            return Vec::new();
+        };
         topics
             .iter()
             .filter(|(topic, publication)| {

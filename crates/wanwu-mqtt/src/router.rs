@@ -51,7 +51,10 @@ struct Node {
 
 impl Node {
     fn is_empty(&self) -> bool {
-        self.children.is_empty() && self.plus.is_none() && self.multi.is_empty() && self.exact.is_empty()
+        self.children.is_empty()
+            && self.plus.is_none()
+            && self.multi.is_empty()
+            && self.exact.is_empty()
     }
 
     /// The subscriber set for `levels`, creating nodes on the way.
@@ -66,11 +69,13 @@ impl Node {
 
     /// Removes the subscriber from `levels`, pruning empty nodes; true if it was there.
     fn remove(&mut self, levels: &[&str], group: Option<&str>, session_id: u64) -> bool {
-        let removed = match levels {
+        match levels {
             [] => remove_from(&mut self.exact, group, session_id),
             ["#"] => remove_from(&mut self.multi, group, session_id),
             ["+", rest @ ..] => {
-                let Some(plus) = self.plus.as_mut() else { return false };
+                let Some(plus) = self.plus.as_mut() else {
+                    return false;
+                };
                 let removed = plus.remove(rest, group, session_id);
                 if plus.is_empty() {
                     self.plus = None;
@@ -78,15 +83,16 @@ impl Node {
                 removed
             }
             [level, rest @ ..] => {
-                let Some(child) = self.children.get_mut(*level) else { return false };
+                let Some(child) = self.children.get_mut(*level) else {
+                    return false;
+                };
                 let removed = child.remove(rest, group, session_id);
                 if child.is_empty() {
                     self.children.remove(*level);
                 }
                 removed
             }
-        };
-        removed
+        }
     }
 
     /// Visits every subscriber set matching `levels`; `first` is true at the topic's root.
@@ -113,7 +119,9 @@ fn remove_from(subs: &mut Subscribers, group: Option<&str>, session_id: u64) -> 
     match group {
         None => subs.direct.remove(&session_id).is_some(),
         Some(group) => {
-            let Some(share) = subs.shared.get_mut(group) else { return false };
+            let Some(share) = subs.shared.get_mut(group) else {
+                return false;
+            };
             let before = share.members.len();
             share.members.retain(|m| m.session.id != session_id);
             let removed = share.members.len() != before;
@@ -158,7 +166,11 @@ impl Router {
         let mut namespaces = self.namespaces.write();
         let root = namespaces.entry(namespace.clone()).or_default();
         let slot = root.slot(&levels);
-        let subscriber = Subscriber { session: session.clone(), options, id };
+        let subscriber = Subscriber {
+            session: session.clone(),
+            options,
+            id,
+        };
         match spec.group {
             None => {
                 slot.direct.insert(session.id, subscriber);
@@ -175,7 +187,9 @@ impl Router {
     pub fn unsubscribe(&self, namespace: &str, spec: FilterSpec<'_>, session_id: u64) -> bool {
         let levels: Vec<&str> = spec.filter.split('/').collect();
         let mut namespaces = self.namespaces.write();
-        let Some(root) = namespaces.get_mut(namespace) else { return false };
+        let Some(root) = namespaces.get_mut(namespace) else {
+            return false;
+        };
         let removed = root.remove(&levels, spec.group, session_id);
         if root.is_empty() {
             namespaces.remove(namespace);
@@ -188,7 +202,9 @@ impl Router {
     pub fn targets(&self, namespace: &str, topic: &str, origin: u64) -> Vec<Target> {
         let levels: Vec<&str> = topic.split('/').collect();
         let namespaces = self.namespaces.read();
-        let Some(root) = namespaces.get(namespace) else { return Vec::new() };
+        let Some(root) = namespaces.get(namespace) else {
+            return Vec::new();
+        };
         let mut targets: Vec<Target> = Vec::new();
         let mut positions: HashMap<u64, usize> = HashMap::new();
         let mut add = |subscriber: &Subscriber| {
@@ -244,11 +260,23 @@ mod tests {
     use rmqtt_codec::v5::RetainHandling;
 
     fn session(id: u64) -> Arc<Session> {
-        Arc::new(Session::new(id, SessionKey { namespace: "t".into(), client_id: format!("c{id}").into() }, 0))
+        Arc::new(Session::new(
+            id,
+            SessionKey {
+                namespace: "t".into(),
+                client_id: format!("c{id}").into(),
+            },
+            0,
+        ))
     }
 
     fn options(qos: QoS) -> SubscriptionOptions {
-        SubscriptionOptions { qos, no_local: false, retain_as_published: false, retain_handling: RetainHandling::AtSubscribe }
+        SubscriptionOptions {
+            qos,
+            no_local: false,
+            retain_as_published: false,
+            retain_handling: RetainHandling::AtSubscribe,
+        }
     }
 
     fn ids(targets: &[Target]) -> Vec<u64> {
@@ -262,10 +290,34 @@ mod tests {
         let router = Router::default();
         let ns: Arc<str> = "t".into();
         let other: Arc<str> = "u".into();
-        router.subscribe(&ns, parse_filter("a/+/c").unwrap(), &session(1), options(QoS::AtLeastOnce), None);
-        router.subscribe(&ns, parse_filter("a/#").unwrap(), &session(2), options(QoS::AtMostOnce), None);
-        router.subscribe(&ns, parse_filter("#").unwrap(), &session(3), options(QoS::AtMostOnce), None);
-        router.subscribe(&other, parse_filter("#").unwrap(), &session(4), options(QoS::AtMostOnce), None);
+        router.subscribe(
+            &ns,
+            parse_filter("a/+/c").unwrap(),
+            &session(1),
+            options(QoS::AtLeastOnce),
+            None,
+        );
+        router.subscribe(
+            &ns,
+            parse_filter("a/#").unwrap(),
+            &session(2),
+            options(QoS::AtMostOnce),
+            None,
+        );
+        router.subscribe(
+            &ns,
+            parse_filter("#").unwrap(),
+            &session(3),
+            options(QoS::AtMostOnce),
+            None,
+        );
+        router.subscribe(
+            &other,
+            parse_filter("#").unwrap(),
+            &session(4),
+            options(QoS::AtMostOnce),
+            None,
+        );
         assert_eq!(ids(&router.targets("t", "a/b/c", 0)), [1, 2, 3]);
         assert_eq!(ids(&router.targets("t", "a", 0)), [2, 3]);
         assert_eq!(ids(&router.targets("t", "$SYS/a", 0)), Vec::<u64>::new());
@@ -279,8 +331,20 @@ mod tests {
         let router = Router::default();
         let ns: Arc<str> = "t".into();
         let s = session(1);
-        router.subscribe(&ns, parse_filter("a/+").unwrap(), &s, options(QoS::AtMostOnce), NonZeroU32::new(1));
-        router.subscribe(&ns, parse_filter("a/b").unwrap(), &s, options(QoS::ExactlyOnce), NonZeroU32::new(2));
+        router.subscribe(
+            &ns,
+            parse_filter("a/+").unwrap(),
+            &s,
+            options(QoS::AtMostOnce),
+            NonZeroU32::new(1),
+        );
+        router.subscribe(
+            &ns,
+            parse_filter("a/b").unwrap(),
+            &s,
+            options(QoS::ExactlyOnce),
+            NonZeroU32::new(2),
+        );
         let targets = router.targets("t", "a/b", 0);
         assert_eq!(targets.len(), 1);
         assert_eq!(targets[0].qos, QoS::ExactlyOnce);
@@ -292,9 +356,17 @@ mod tests {
         let router = Router::default();
         let ns: Arc<str> = "t".into();
         for id in [1, 2] {
-            router.subscribe(&ns, parse_filter("$share/g/x").unwrap(), &session(id), options(QoS::AtMostOnce), None);
+            router.subscribe(
+                &ns,
+                parse_filter("$share/g/x").unwrap(),
+                &session(id),
+                options(QoS::AtMostOnce),
+                None,
+            );
         }
-        let picks: Vec<u64> = (0..4).map(|_| router.targets("t", "x", 0)[0].session.id).collect();
+        let picks: Vec<u64> = (0..4)
+            .map(|_| router.targets("t", "x", 0)[0].session.id)
+            .collect();
         assert_eq!(picks.iter().filter(|&&id| id == 1).count(), 2);
     }
 }

@@ -167,7 +167,10 @@ impl Session {
         Self {
             id,
             key,
-            state: Mutex::new(SessionState { expiry_secs, ..SessionState::default() }),
+            state: Mutex::new(SessionState {
+                expiry_secs,
+                ..SessionState::default()
+            }),
             wake: Notify::new(),
         }
     }
@@ -191,12 +194,21 @@ mod tests {
     #[test]
     fn full_queue_drops_qos0_first() {
         let mut state = SessionState::default();
-        assert_eq!(state.enqueue(outgoing(QoS::AtMostOnce, "a"), 2), Enqueued::Queued);
-        assert_eq!(state.enqueue(outgoing(QoS::AtLeastOnce, "b"), 2), Enqueued::Queued);
-        assert_eq!(state.enqueue(outgoing(QoS::AtMostOnce, "c"), 2), Enqueued::Dropped);
-        assert_eq!(state.enqueue(outgoing(QoS::AtLeastOnce, "d"), 2), Enqueued::QueuedEvicting);
-        assert_eq!(state.enqueue(outgoing(QoS::AtLeastOnce, "e"), 2), Enqueued::Dropped);
-        let topics: Vec<_> = state.queue.iter().map(|m| m.publication.message.topic.to_string()).collect();
+        let steps = [
+            (QoS::AtMostOnce, "a", Enqueued::Queued),
+            (QoS::AtLeastOnce, "b", Enqueued::Queued),
+            (QoS::AtMostOnce, "c", Enqueued::Dropped),
+            (QoS::AtLeastOnce, "d", Enqueued::QueuedEvicting),
+            (QoS::AtLeastOnce, "e", Enqueued::Dropped),
+        ];
+        for (qos, topic, expected) in steps {
+            assert_eq!(state.enqueue(outgoing(qos, topic), 2), expected, "{topic}");
+        }
+        let topics: Vec<_> = state
+            .queue
+            .iter()
+            .map(|m| m.publication.message.topic.to_string())
+            .collect();
         assert_eq!(topics, ["b", "d"]);
     }
 
@@ -204,7 +216,13 @@ mod tests {
     fn packet_ids_skip_those_in_flight() {
         let mut state = SessionState::default();
         let first = state.allocate_packet_id().unwrap();
-        state.inflight.insert(first.get() + 1, Inflight { message: outgoing(QoS::AtLeastOnce, "a"), phase: Phase::AwaitAck });
+        state.inflight.insert(
+            first.get() + 1,
+            Inflight {
+                message: outgoing(QoS::AtLeastOnce, "a"),
+                phase: Phase::AwaitAck,
+            },
+        );
         let second = state.allocate_packet_id().unwrap();
         assert_eq!(second.get(), first.get() + 2);
     }

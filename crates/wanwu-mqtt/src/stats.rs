@@ -24,7 +24,14 @@ pub(crate) enum DropReason {
     NoSubscribers,
 }
 
-const DROP_REASONS: [&str; 6] = ["queue_full", "expired", "too_large", "not_authorized", "refused", "no_subscribers"];
+const DROP_REASONS: [&str; 6] = [
+    "queue_full",
+    "expired",
+    "too_large",
+    "not_authorized",
+    "refused",
+    "no_subscribers",
+];
 
 /// The broker's metric handles.
 pub(crate) struct Stats {
@@ -62,7 +69,8 @@ impl Stats {
             throttled: counter!("mqtt_publish_throttled_total"),
             received: by_qos("mqtt_messages_received_total"),
             sent: by_qos("mqtt_messages_sent_total"),
-            dropped: DROP_REASONS.map(|reason| counter!("mqtt_messages_dropped_total", "reason" => reason)),
+            dropped: DROP_REASONS
+                .map(|reason| counter!("mqtt_messages_dropped_total", "reason" => reason)),
         }
     }
 

@@ -51,7 +51,11 @@ pub enum StoreError {
 }
 
 fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io { action, path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// A subscription as stored.
@@ -166,27 +170,47 @@ impl DurableState {
     /// that already contains some of it yields the same state.
     fn apply(&mut self, record: Record) {
         match record {
-            Record::RetainSet { namespace, publication } => {
+            Record::RetainSet {
+                namespace,
+                publication,
+            } => {
                 let topic = publication.message.topic.clone();
                 self.retained.insert((namespace, topic), publication);
             }
             Record::RetainClear { namespace, topic } => {
                 self.retained.remove(&(namespace, topic));
             }
-            Record::Session { namespace, client_id, expiry_secs, subscriptions } => {
+            Record::Session {
+                namespace,
+                client_id,
+                expiry_secs,
+                subscriptions,
+            } => {
                 let session = self.sessions.entry((namespace, client_id)).or_default();
                 session.expiry_secs = expiry_secs;
                 session.subscriptions = subscriptions;
             }
-            Record::SessionDrop { namespace, client_id } => {
+            Record::SessionDrop {
+                namespace,
+                client_id,
+            } => {
                 self.sessions.remove(&(namespace, client_id));
             }
-            Record::Enqueue { namespace, client_id, seq, message } => {
+            Record::Enqueue {
+                namespace,
+                client_id,
+                seq,
+                message,
+            } => {
                 if let Some(session) = self.sessions.get_mut(&(namespace, client_id)) {
                     session.queue.insert(seq, message);
                 }
             }
-            Record::Dequeue { namespace, client_id, seq } => {
+            Record::Dequeue {
+                namespace,
+                client_id,
+                seq,
+            } => {
                 if let Some(session) = self.sessions.get_mut(&(namespace, client_id)) {
                     session.queue.remove(&seq);
                 }
@@ -196,13 +220,20 @@ impl DurableState {
 
     /// The highest message sequence number held.
     pub fn max_seq(&self) -> u64 {
-        self.sessions.values().filter_map(|s| s.queue.keys().next_back().copied()).max().unwrap_or(0)
+        self.sessions
+            .values()
+            .filter_map(|s| s.queue.keys().next_back().copied())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Writes the whole state as records (the snapshot body).
     fn write_records(&self, out: &mut Vec<u8>) {
         for ((namespace, _), publication) in &self.retained {
-            let record = Record::RetainSet { namespace: namespace.clone(), publication: publication.clone() };
+            let record = Record::RetainSet {
+                namespace: namespace.clone(),
+                publication: publication.clone(),
+            };
             encode_frame(&record, out);
         }
         for ((namespace, client_id), session) in &self.sessions {
@@ -248,7 +279,9 @@ fn decode_frames(data: &[u8]) -> (Vec<Record>, usize) {
         if crc32fast::hash(body) != crc {
             break;
         }
-        let Ok(record) = postcard::from_bytes::<Record>(body) else { break };
+        let Ok(record) = postcard::from_bytes::<Record>(body) else {
+            break;
+        };
         records.push(record);
         at += 8 + len;
     }
@@ -256,8 +289,13 @@ fn decode_frames(data: &[u8]) -> (Vec<Record>, usize) {
 }
 
 enum Command {
-    Append { records: Vec<Record>, done: Option<oneshot::Sender<Result<(), String>>> },
-    Close { done: oneshot::Sender<()> },
+    Append {
+        records: Vec<Record>,
+        done: Option<oneshot::Sender<Result<(), String>>>,
+    },
+    Close {
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// Handle to the writer thread.
@@ -269,7 +307,11 @@ pub(crate) struct Store {
 impl Store {
     /// Opens (creating if needed) the store in `dir`, recovering its state. A torn or
     /// corrupt tail of the log (from a crash mid-write) is cut off.
-    pub fn open(dir: &Path, fsync: FsyncPolicy, compact_after: u64) -> Result<(Self, DurableState), StoreError> {
+    pub fn open(
+        dir: &Path,
+        fsync: FsyncPolicy,
+        compact_after: u64,
+    ) -> Result<(Self, DurableState), StoreError> {
         fs::create_dir_all(dir).map_err(io_error("create", dir))?;
         let mut state = DurableState::default();
         let snapshot_path = dir.join(SNAPSHOT_FILE);
@@ -293,13 +335,22 @@ impl Store {
             .open(&log_path)
             .map_err(io_error("open", &log_path))?;
         let mut data = Vec::new();
-        log.read_to_end(&mut data).map_err(io_error("read", &log_path))?;
+        log.read_to_end(&mut data)
+            .map_err(io_error("read", &log_path))?;
         let (records, valid) = decode_frames(&data);
         if valid != data.len() {
             tracing::warn!(path = %log_path.display(), cut = data.len() - valid, "cutting torn log tail");
         }
         records.into_iter().for_each(|r| state.apply(r));
-        let mut writer = Writer { dir: dir.to_path_buf(), log, log_len: 0, state, fsync, compact_after, last_sync: Instant::now() };
+        let mut writer = Writer {
+            dir: dir.to_path_buf(),
+            log,
+            log_len: 0,
+            state,
+            fsync,
+            compact_after,
+            last_sync: Instant::now(),
+        };
         writer.compact()?;
         let recovered = writer.snapshot_state();
         let (tx, rx) = mpsc::channel(MAX_BATCH);
@@ -313,13 +364,27 @@ impl Store {
     /// Appends `records` and waits until they are durable per the fsync policy.
     pub async fn commit(&self, records: Vec<Record>) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
-        self.tx.send(Command::Append { records, done: Some(done) }).await.map_err(|_| StoreError::Closed)?;
-        wait.await.map_err(|_| StoreError::Closed)?.map_err(StoreError::Write)
+        self.tx
+            .send(Command::Append {
+                records,
+                done: Some(done),
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        wait.await
+            .map_err(|_| StoreError::Closed)?
+            .map_err(StoreError::Write)
     }
 
     /// Appends `records` without waiting for durability (acknowledgements of delivery).
     pub async fn append(&self, records: Vec<Record>) {
-        let _ = self.tx.send(Command::Append { records, done: None }).await;
+        let _ = self
+            .tx
+            .send(Command::Append {
+                records,
+                done: None,
+            })
+            .await;
     }
 
     /// Flushes, compacts and stops the writer.
@@ -367,7 +432,9 @@ impl Writer {
                     Command::Close { done } => close = Some(done),
                 }
             }
-            let result = self.write_batch(&buf, close.is_some()).map_err(|e| e.to_string());
+            let result = self
+                .write_batch(&buf, close.is_some())
+                .map_err(|e| e.to_string());
             buf.clear();
             if let Err(error) = &result {
                 tracing::error!(%error, "persistence log write failed");
@@ -418,17 +485,26 @@ impl Writer {
         file.sync_all().map_err(io_error("sync", &tmp))?;
         let snapshot = self.dir.join(SNAPSHOT_FILE);
         fs::rename(&tmp, &snapshot).map_err(io_error("rename", &snapshot))?;
-        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_error("sync", &self.dir))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_error("sync", &self.dir))?;
         let log_path = self.dir.join(LOG_FILE);
-        self.log.set_len(0).map_err(io_error("truncate", &log_path))?;
-        self.log.seek(SeekFrom::Start(0)).map_err(io_error("seek", &log_path))?;
+        self.log
+            .set_len(0)
+            .map_err(io_error("truncate", &log_path))?;
+        self.log
+            .seek(SeekFrom::Start(0))
+            .map_err(io_error("seek", &log_path))?;
         self.log.sync_all().map_err(io_error("sync", &log_path))?;
         self.log_len = 0;
         Ok(())
     }
 
     fn snapshot_state(&self) -> DurableState {
-        DurableState { retained: self.state.retained.clone(), sessions: self.state.sessions.clone() }
+        DurableState {
+            retained: self.state.retained.clone(),
+            sessions: self.state.sessions.clone(),
+        }
     }
 }
 
@@ -438,7 +514,10 @@ mod tests {
     use crate::message::Message;
 
     fn retain(topic: &str) -> Record {
-        Record::RetainSet { namespace: "t".into(), publication: Publication::new(Message::new(topic.to_string(), "v"), 0) }
+        Record::RetainSet {
+            namespace: "t".into(),
+            publication: Publication::new(Message::new(topic.to_string(), "v"), 0),
+        }
     }
 
     #[test]
@@ -462,7 +541,13 @@ mod tests {
         let (store, state) = Store::open(dir.path(), FsyncPolicy::Always, 1 << 20).unwrap();
         assert!(state.retained.is_empty());
         store.commit(vec![retain("a"), retain("b")]).await.unwrap();
-        store.commit(vec![Record::RetainClear { namespace: "t".into(), topic: "a".into() }]).await.unwrap();
+        store
+            .commit(vec![Record::RetainClear {
+                namespace: "t".into(),
+                topic: "a".into(),
+            }])
+            .await
+            .unwrap();
         drop(store);
         let (_store, state) = Store::open(dir.path(), FsyncPolicy::Always, 1 << 20).unwrap();
         let topics: Vec<_> = state.retained.keys().map(|(_, t)| t.to_string()).collect();

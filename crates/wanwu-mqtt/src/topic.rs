@@ -42,9 +42,15 @@ pub(crate) fn parse_filter(raw: &str) -> Option<FilterSpec<'_>> {
         if group.is_empty() || group.contains(['+', '#']) || !is_valid_filter(filter) {
             return None;
         }
-        return Some(FilterSpec { group: Some(group), filter });
+        return Some(FilterSpec {
+            group: Some(group),
+            filter,
+        });
     }
-    is_valid_filter(raw).then_some(FilterSpec { group: None, filter: raw })
+    is_valid_filter(raw).then_some(FilterSpec {
+        group: None,
+        filter: raw,
+    })
 }
 
 /// True when `topic` matches `filter`; a leading wildcard never matches a `$` topic.
@@ -99,11 +105,20 @@ mod tests {
     fn shared_filters_parse() {
         assert_eq!(
             parse_filter("$share/g/a/+"),
-            Some(FilterSpec { group: Some("g"), filter: "a/+" })
+            Some(FilterSpec {
+                group: Some("g"),
+                filter: "a/+"
+            })
         );
         assert_eq!(parse_filter("$share/g"), None);
         assert_eq!(parse_filter("$share//a"), None);
-        assert_eq!(parse_filter("a/b"), Some(FilterSpec { group: None, filter: "a/b" }));
+        assert_eq!(
+            parse_filter("a/b"),
+            Some(FilterSpec {
+                group: None,
+                filter: "a/b"
+            })
+        );
     }
 
     #[test]

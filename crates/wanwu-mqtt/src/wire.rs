@@ -7,8 +7,9 @@ use bytes::BytesMut;
 use rmqtt_codec::error::{DecodeError, EncodeError};
 use rmqtt_codec::types::QoS;
 use rmqtt_codec::v5::{
-    ConnectAckReason, Disconnect, DisconnectReasonCode, PublishAck, PublishAck2, PublishAck2Reason, PublishAckReason,
-    RetainHandling, Subscribe, SubscribeAckReason, SubscriptionOptions, Unsubscribe,
+    ConnectAckReason, Disconnect, DisconnectReasonCode, PublishAck, PublishAck2, PublishAck2Reason,
+    PublishAckReason, RetainHandling, Subscribe, SubscribeAckReason, SubscriptionOptions,
+    Unsubscribe,
 };
 use rmqtt_codec::version::{ProtocolVersion as DetectedVersion, VersionCodec};
 use rmqtt_codec::{v3, v5};
@@ -63,7 +64,10 @@ impl WireCodec {
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
         match self {
             Self::V5(codec) => Ok(codec.decode(buf)?.map(|(packet, _)| packet)),
-            Self::V3(codec) => codec.decode(buf)?.map(|(packet, _)| lift_v3(packet)).transpose(),
+            Self::V3(codec) => codec
+                .decode(buf)?
+                .map(|(packet, _)| lift_v3(packet))
+                .transpose(),
         }
     }
 
@@ -114,9 +118,16 @@ fn lift_v3(packet: v3::Packet) -> Result<Packet, DecodeError> {
         v3::Packet::Publish(p) => Packet::Publish(p),
         v3::Packet::PublishAck { packet_id } => Packet::PublishAck(ack(packet_id)),
         v3::Packet::PublishReceived { packet_id } => Packet::PublishReceived(ack(packet_id)),
-        v3::Packet::PublishRelease { packet_id } => Packet::PublishRelease(ack2(packet_id, PublishAck2Reason::Success)),
-        v3::Packet::PublishComplete { packet_id } => Packet::PublishComplete(ack2(packet_id, PublishAck2Reason::Success)),
-        v3::Packet::Subscribe { packet_id, topic_filters } => Packet::Subscribe(Subscribe {
+        v3::Packet::PublishRelease { packet_id } => {
+            Packet::PublishRelease(ack2(packet_id, PublishAck2Reason::Success))
+        }
+        v3::Packet::PublishComplete { packet_id } => {
+            Packet::PublishComplete(ack2(packet_id, PublishAck2Reason::Success))
+        }
+        v3::Packet::Subscribe {
+            packet_id,
+            topic_filters,
+        } => Packet::Subscribe(Subscribe {
             packet_id,
             id: None,
             user_properties: Vec::new(),
@@ -133,16 +144,23 @@ fn lift_v3(packet: v3::Packet) -> Result<Packet, DecodeError> {
                 })
                 .collect(),
         }),
-        v3::Packet::Unsubscribe { packet_id, topic_filters } => {
-            Packet::Unsubscribe(Unsubscribe { packet_id, user_properties: Vec::new(), topic_filters })
-        }
+        v3::Packet::Unsubscribe {
+            packet_id,
+            topic_filters,
+        } => Packet::Unsubscribe(Unsubscribe {
+            packet_id,
+            user_properties: Vec::new(),
+            topic_filters,
+        }),
         v3::Packet::PingRequest => Packet::PingRequest,
-        v3::Packet::Disconnect => Packet::Disconnect(disconnect(DisconnectReasonCode::NormalDisconnection, None)),
+        v3::Packet::Disconnect => {
+            Packet::Disconnect(disconnect(DisconnectReasonCode::NormalDisconnection, None))
+        }
         // Server-to-client packets sent by a client: surfaced as such, refused by the session.
         v3::Packet::ConnectAck(_) => Packet::PingResponse,
-        v3::Packet::SubscribeAck { .. } | v3::Packet::UnsubscribeAck { .. } | v3::Packet::PingResponse => {
-            Packet::PingResponse
-        }
+        v3::Packet::SubscribeAck { .. }
+        | v3::Packet::UnsubscribeAck { .. }
+        | v3::Packet::PingResponse => Packet::PingResponse,
     })
 }
 
@@ -156,24 +174,40 @@ fn lower_to_v3(packet: Packet) -> Option<v3::Packet> {
             p.properties = None;
             v3::Packet::Publish(p)
         }
-        Packet::PublishAck(a) => v3::Packet::PublishAck { packet_id: a.packet_id },
-        Packet::PublishReceived(a) => v3::Packet::PublishReceived { packet_id: a.packet_id },
-        Packet::PublishRelease(a) => v3::Packet::PublishRelease { packet_id: a.packet_id },
-        Packet::PublishComplete(a) => v3::Packet::PublishComplete { packet_id: a.packet_id },
+        Packet::PublishAck(a) => v3::Packet::PublishAck {
+            packet_id: a.packet_id,
+        },
+        Packet::PublishReceived(a) => v3::Packet::PublishReceived {
+            packet_id: a.packet_id,
+        },
+        Packet::PublishRelease(a) => v3::Packet::PublishRelease {
+            packet_id: a.packet_id,
+        },
+        Packet::PublishComplete(a) => v3::Packet::PublishComplete {
+            packet_id: a.packet_id,
+        },
         Packet::SubscribeAck(a) => v3::Packet::SubscribeAck {
             packet_id: a.packet_id,
             status: a
                 .status
                 .into_iter()
                 .map(|s| match s {
-                    SubscribeAckReason::GrantedQos0 => v3::SubscribeReturnCode::Success(QoS::AtMostOnce),
-                    SubscribeAckReason::GrantedQos1 => v3::SubscribeReturnCode::Success(QoS::AtLeastOnce),
-                    SubscribeAckReason::GrantedQos2 => v3::SubscribeReturnCode::Success(QoS::ExactlyOnce),
+                    SubscribeAckReason::GrantedQos0 => {
+                        v3::SubscribeReturnCode::Success(QoS::AtMostOnce)
+                    }
+                    SubscribeAckReason::GrantedQos1 => {
+                        v3::SubscribeReturnCode::Success(QoS::AtLeastOnce)
+                    }
+                    SubscribeAckReason::GrantedQos2 => {
+                        v3::SubscribeReturnCode::Success(QoS::ExactlyOnce)
+                    }
                     _ => v3::SubscribeReturnCode::Failure,
                 })
                 .collect(),
         },
-        Packet::UnsubscribeAck(a) => v3::Packet::UnsubscribeAck { packet_id: a.packet_id },
+        Packet::UnsubscribeAck(a) => v3::Packet::UnsubscribeAck {
+            packet_id: a.packet_id,
+        },
         Packet::PingResponse => v3::Packet::PingResponse,
         _ => return None,
     })
@@ -186,19 +220,31 @@ fn v3_connack_code(reason: ConnectAckReason) -> v3::ConnectAckReason {
         ConnectAckReason::UnsupportedProtocolVersion => V3::UnacceptableProtocolVersion,
         ConnectAckReason::ClientIdentifierNotValid => V3::IdentifierRejected,
         ConnectAckReason::BadUserNameOrPassword => V3::BadUserNameOrPassword,
-        ConnectAckReason::ServerUnavailable | ConnectAckReason::ServerBusy => V3::ServiceUnavailable,
+        ConnectAckReason::ServerUnavailable | ConnectAckReason::ServerBusy => {
+            V3::ServiceUnavailable
+        }
         _ => V3::NotAuthorized,
     }
 }
 
 /// A PUBACK/PUBREC with success.
 pub(crate) fn ack(packet_id: std::num::NonZeroU16) -> PublishAck {
-    PublishAck { packet_id, reason_code: PublishAckReason::Success, properties: Vec::new(), reason_string: None }
+    PublishAck {
+        packet_id,
+        reason_code: PublishAckReason::Success,
+        properties: Vec::new(),
+        reason_string: None,
+    }
 }
 
 /// A PUBREL/PUBCOMP with `reason_code`.
 pub(crate) fn ack2(packet_id: std::num::NonZeroU16, reason_code: PublishAck2Reason) -> PublishAck2 {
-    PublishAck2 { packet_id, reason_code, properties: Vec::new(), reason_string: None }
+    PublishAck2 {
+        packet_id,
+        reason_code,
+        properties: Vec::new(),
+        reason_string: None,
+    }
 }
 
 /// A DISCONNECT with `reason_code` and an optional reason string.

@@ -36,7 +36,9 @@ pub const SUBPROTOCOL: &str = "mqtt";
 
 /// Accepts a WebSocket upgrade with subprotocol `mqtt` and serves MQTT over it.
 pub fn upgrade(broker: Broker, upgrade: WebSocketUpgrade, peer: SocketAddr) -> Response {
-    upgrade.protocols([SUBPROTOCOL]).on_upgrade(move |socket| async move { serve_websocket(&broker, socket, peer).await })
+    upgrade
+        .protocols([SUBPROTOCOL])
+        .on_upgrade(move |socket| async move { serve_websocket(&broker, socket, peer).await })
 }
 
 /// Serves MQTT over an upgraded WebSocket until the connection ends.
@@ -54,7 +56,10 @@ pub struct WsIo<S> {
 impl<S> WsIo<S> {
     /// Wraps a WebSocket.
     pub fn new(inner: S) -> Self {
-        Self { inner, pending: Bytes::new() }
+        Self {
+            inner,
+            pending: Bytes::new(),
+        }
     }
 }
 
@@ -67,12 +72,19 @@ where
     S: Stream<Item = Result<Message, E>> + Unpin,
     E: std::fmt::Display,
 {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         while self.pending.is_empty() {
             match ready!(Pin::new(&mut self.inner).poll_next(cx)) {
                 Some(Ok(Message::Binary(data))) => self.pending = data,
                 Some(Ok(Message::Text(_))) => {
-                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, "MQTT needs binary frames")));
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "MQTT needs binary frames",
+                    )));
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_))) | None => return Poll::Ready(Ok(())),
@@ -91,9 +103,15 @@ where
     S: Sink<Message, Error = E> + Unpin,
     E: std::fmt::Display,
 {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         ready!(Pin::new(&mut self.inner).poll_ready(cx)).map_err(other)?;
-        Pin::new(&mut self.inner).start_send(Message::Binary(Bytes::copy_from_slice(buf))).map_err(other)?;
+        Pin::new(&mut self.inner)
+            .start_send(Message::Binary(Bytes::copy_from_slice(buf)))
+            .map_err(other)?;
         Poll::Ready(Ok(buf.len()))
     }
 

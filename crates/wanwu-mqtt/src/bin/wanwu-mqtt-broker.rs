@@ -13,14 +13,18 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use wanwu_mqtt::{
-    AllowAll, Authenticator, Broker, BrokerConfig, ConnectInfo, FsyncPolicy, HookFuture, Hooks, Principal, ReasonCode,
+    AllowAll, Authenticator, Broker, BrokerConfig, ConnectInfo, FsyncPolicy, HookFuture, Hooks,
+    Principal, ReasonCode,
 };
 
 /// Logins from the command line: user -> (password, namespace).
 struct StaticUsers(HashMap<String, (String, String)>);
 
 impl Authenticator for StaticUsers {
-    fn authenticate<'a>(&'a self, info: &'a ConnectInfo<'a>) -> HookFuture<'a, Result<Principal, ReasonCode>> {
+    fn authenticate<'a>(
+        &'a self,
+        info: &'a ConnectInfo<'a>,
+    ) -> HookFuture<'a, Result<Principal, ReasonCode>> {
         let verdict = match (info.username.and_then(|u| self.0.get(u)), info.password) {
             (Some((password, namespace)), Some(given)) if password.as_bytes() == given => {
                 Ok(Principal::new(namespace.as_str()))
@@ -38,7 +42,11 @@ struct Options {
 }
 
 fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
-    let mut options = Options { listen: "127.0.0.1:1883".into(), config: BrokerConfig::default(), users: HashMap::new() };
+    let mut options = Options {
+        listen: "127.0.0.1:1883".into(),
+        config: BrokerConfig::default(),
+        users: HashMap::new(),
+    };
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -49,18 +57,26 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 options.config.fsync = match value()?.as_str() {
                     "always" => FsyncPolicy::Always,
                     "never" => FsyncPolicy::Never,
-                    ms => FsyncPolicy::Interval(Duration::from_millis(ms.parse().map_err(|_| "bad --fsync")?)),
+                    ms => FsyncPolicy::Interval(Duration::from_millis(
+                        ms.parse().map_err(|_| "bad --fsync")?,
+                    )),
                 }
             }
-            "--max-queued" => options.config.max_queued_messages = value()?.parse().map_err(|_| "bad --max-queued")?,
+            "--max-queued" => {
+                options.config.max_queued_messages =
+                    value()?.parse().map_err(|_| "bad --max-queued")?
+            }
             "--receive-maximum" => {
-                options.config.receive_maximum = value()?.parse().map_err(|_| "bad --receive-maximum")?
+                options.config.receive_maximum =
+                    value()?.parse().map_err(|_| "bad --receive-maximum")?
             }
             "--user" => {
                 let spec = value()?;
-                let (login, namespace) = spec.split_once('@').unwrap_or((&spec, "default"));
+                let (login, namespace) = spec.rsplit_once('@').unwrap_or((&spec, "default"));
                 let (name, password) = login.split_once(':').ok_or("--user needs NAME:PASSWORD")?;
-                options.users.insert(name.into(), (password.into(), namespace.into()));
+                options
+                    .users
+                    .insert(name.into(), (password.into(), namespace.into()));
             }
             "--help" | "-h" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
@@ -103,19 +119,23 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     println!("listening on {address}");
     let serving = tokio::spawn({
         let broker = broker.clone();
         async move { broker.serve_tcp(listener).await }
     });
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}

@@ -14,8 +14,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::task::JoinHandle;
 use wanwu_mqtt::{
-    Acl, Action, Authenticator, Broker, BrokerConfig, ConnectInfo, HookFuture, Hooks, Message, PresenceEvent,
-    PresenceHook, Principal, PublishHook, PublishVerdict, Publisher, ReasonCode,
+    Acl, Action, Authenticator, Broker, BrokerConfig, ConnectInfo, HookFuture, Hooks, Message,
+    PresenceEvent, PresenceHook, PresenceKind, Principal, PublishHook, PublishVerdict, Publisher,
+    ReasonCode,
 };
 
 /// Password every test user has.
@@ -25,7 +26,10 @@ pub const PASSWORD: &str = "pw";
 pub struct TestAuth;
 
 impl Authenticator for TestAuth {
-    fn authenticate<'a>(&'a self, info: &'a ConnectInfo<'a>) -> HookFuture<'a, Result<Principal, ReasonCode>> {
+    fn authenticate<'a>(
+        &'a self,
+        info: &'a ConnectInfo<'a>,
+    ) -> HookFuture<'a, Result<Principal, ReasonCode>> {
         let verdict = match (info.username.and_then(|u| u.split_once('@')), info.password) {
             (Some(("banned", _)), _) => Err(ReasonCode::BANNED),
             (Some((name, namespace)), Some(password)) if password == PASSWORD.as_bytes() => {
@@ -47,7 +51,9 @@ impl Acl for TestAcl {
             return false;
         }
         match topic.strip_prefix("private/") {
-            Some(rest) => principal.identity::<String>().is_some_and(|name| rest.starts_with(&format!("{name}/"))),
+            Some(rest) => principal
+                .identity::<String>()
+                .is_some_and(|name| rest.starts_with(&format!("{name}/"))),
             None => true,
         }
     }
@@ -64,7 +70,11 @@ pub struct Seen {
 pub struct TestPublishHook(pub Arc<Seen>);
 
 impl PublishHook for TestPublishHook {
-    fn on_publish<'a>(&'a self, _: Publisher<'a>, message: &'a Message) -> HookFuture<'a, PublishVerdict> {
+    fn on_publish<'a>(
+        &'a self,
+        _: Publisher<'a>,
+        message: &'a Message,
+    ) -> HookFuture<'a, PublishVerdict> {
         Box::pin(async move {
             self.0.published.lock().push(message.clone());
             let topic: &str = &message.topic;
@@ -111,7 +121,10 @@ impl TestBroker {
 
     pub async fn with_config(adjust: impl FnOnce(&mut BrokerConfig)) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-        let mut config = BrokerConfig { data_dir: Some(dir.path().to_path_buf()), ..BrokerConfig::default() };
+        let mut config = BrokerConfig {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..BrokerConfig::default()
+        };
         adjust(&mut config);
         Self::launch(config, dir, "127.0.0.1:0".parse().unwrap()).await
     }
@@ -122,14 +135,23 @@ impl TestBroker {
             .with_acl(TestAcl)
             .with_publish_hook(TestPublishHook(seen.clone()))
             .with_presence_hook(TestPresence(seen.clone()));
-        let broker = Broker::start(config.clone(), hooks).await.expect("broker starts");
+        let broker = Broker::start(config.clone(), hooks)
+            .await
+            .expect("broker starts");
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let serving = tokio::spawn({
             let broker = broker.clone();
             async move { broker.serve_tcp(listener).await }
         });
-        Self { broker, addr, seen, dir, config, serving }
+        Self {
+            broker,
+            addr,
+            seen,
+            dir,
+            config,
+            serving,
+        }
     }
 
     /// Shuts down gracefully and starts again on the same data directory (and port).
@@ -148,15 +170,27 @@ impl TestBroker {
 pub async fn run_paho(scenario: &str, port: u16, extra: &[&str]) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/scenarios.py");
     let mut command = Command::new("python3");
-    command.arg(script).arg(scenario).arg("--port").arg(port.to_string()).args(extra).kill_on_drop(true);
+    command
+        .arg(script)
+        .arg(scenario)
+        .arg("--port")
+        .arg(port.to_string())
+        .args(extra)
+        .kill_on_drop(true);
     let output = tokio::time::timeout(Duration::from_secs(60), command.output())
         .await
         .expect("scenario finishes within 60 s")
         .expect("python3 runs (python3 and paho-mqtt 2.x are required)");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "paho scenario {scenario} {extra:?} failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("ok"), "scenario {scenario} did not finish: {stdout}");
+    assert!(
+        output.status.success(),
+        "paho scenario {scenario} {extra:?} failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("ok"),
+        "scenario {scenario} did not finish: {stdout}"
+    );
 }
 
 /// A running `mosquitto_sub` printing `topic payload` lines.
@@ -165,32 +199,59 @@ pub struct MosquittoSub {
     lines: tokio::io::Lines<BufReader<ChildStdout>>,
 }
 
+/// `tool` (mosquitto_pub or mosquitto_sub) aimed at `broker` as `user`.
+fn mosquitto(tool: &str, broker: &TestBroker, user: &str) -> Command {
+    let mut command = Command::new(tool);
+    command
+        .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
+        .args(["-u", user, "-P", PASSWORD])
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
 impl MosquittoSub {
-    /// Starts `mosquitto_sub -v` with `args` and waits until it is subscribed.
+    /// Starts `mosquitto_sub -v` with `args` and waits until it has connected and (very
+    /// likely) subscribed: mosquitto_sub has no readiness signal.
     pub async fn start(broker: &TestBroker, user: &str, args: &[&str]) -> Self {
-        let mut child = Command::new("mosquitto_sub")
-            .args(["-h", "127.0.0.1", "-p", &broker.port().to_string(), "-u", user, "-P", PASSWORD, "-v"])
+        let connected = || {
+            let events = broker.seen.presence.lock();
+            events
+                .iter()
+                .filter(|e| e.kind == PresenceKind::Connected)
+                .count()
+        };
+        let before = connected();
+        let mut child = mosquitto("mosquitto_sub", broker, user)
+            .arg("-v")
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
             .spawn()
             .expect("mosquitto_sub runs");
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let sub = Self { child, lines };
-        // mosquitto_sub has no readiness signal: wait until the broker counts one more subscriber.
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        sub
+        for _ in 0..100 {
+            if connected() > before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        Self { child, lines }
     }
 
     /// The next line, or `None` if none arrives within `wait`.
     pub async fn line_within(&mut self, wait: Duration) -> Option<String> {
-        tokio::time::timeout(wait, self.lines.next_line()).await.ok().and_then(|l| l.ok().flatten())
+        tokio::time::timeout(wait, self.lines.next_line())
+            .await
+            .ok()
+            .and_then(|l| l.ok().flatten())
     }
 
     /// The next line; panics after 5 s.
     pub async fn line(&mut self) -> String {
-        self.line_within(Duration::from_secs(5)).await.expect("a message within 5 s")
+        self.line_within(Duration::from_secs(5))
+            .await
+            .expect("a message within 5 s")
     }
 
     pub async fn kill(&mut self) {
@@ -200,14 +261,11 @@ impl MosquittoSub {
 
 /// Runs `mosquitto_pub` with `args`; returns whether it succeeded.
 pub async fn mosquitto_pub(broker: &TestBroker, user: &str, args: &[&str]) -> bool {
-    let status = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port().to_string(), "-u", user, "-P", PASSWORD])
+    mosquitto("mosquitto_pub", broker, user)
         .args(args)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
         .status()
         .await
-        .expect("mosquitto_pub runs");
-    status.success()
+        .expect("mosquitto_pub runs")
+        .success()
 }

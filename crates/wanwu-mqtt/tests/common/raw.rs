@@ -30,7 +30,12 @@ pub fn connect_packet(client_id: &str, user: &str) -> Connect {
 impl Raw {
     pub async fn open(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.expect("connect");
-        Self { stream, buf: BytesMut::new(), codec: v5::Codec::new(0, 0) }
+        stream.set_nodelay(true).expect("nodelay");
+        Self {
+            stream,
+            buf: BytesMut::new(),
+            codec: v5::Codec::new(0, 0),
+        }
     }
 
     /// Connects and returns the CONNACK.
@@ -55,7 +60,9 @@ impl Raw {
 
     /// The next packet within 5 s; `None` once the server closed the connection.
     pub async fn recv(&mut self) -> Option<Packet> {
-        self.recv_within(Duration::from_secs(5)).await.expect("a packet or close within 5 s")
+        self.recv_within(Duration::from_secs(5))
+            .await
+            .expect("a packet or close within 5 s")
     }
 
     /// `Err(())` on timeout, `Ok(None)` on close.
