@@ -1,1 +1,23 @@
 //! Smart-city device simulator and load generator.
+//!
+//! Six scenarios ([`Scenario`]) each define a product (thing model) and the behaviour of
+//! its devices: air-quality stations, water meters, transformers, factory machines,
+//! refrigerated vans and street lights. Their data is deterministic: the same seed,
+//! device index and step give the same values ([`SimDevice`]). Simulated time runs
+//! `speed_up` times faster than wall time, with a city calendar (UTC+8) and shared weather.
+//!
+//! The runner ([`run`], [`run_plan`]) creates the products and devices through the
+//! platform's REST API, connects every device over MQTT, publishes telemetry and events,
+//! answers commands and applies desired state, and returns a [`Summary`].
+//! [`demo_city`] lays out a city of districts, sites and devices for `wanwu demo`.
+
+pub mod clock;
+pub mod device;
+mod fields;
+pub mod geo;
+pub mod noise;
+pub mod scenario;
+pub mod weather;
+
+pub use device::{CommandReply, DeltaOutcome, SimDevice, Tick};
+pub use scenario::{Scenario, UnknownScenario};
