@@ -16,6 +16,8 @@ const RPM_MAX: i64 = 24_000;
 const VIBRATION_MAX: f64 = 100.0;
 /// Fault code of a spindle bearing failure.
 const BEARING_FAILURE: i64 = 301;
+/// Steps after a repair before the new bearing starts to wear.
+const REPAIRED_BEARING_GRACE_STEPS: u64 = 1000;
 /// Temperature time constant, hours.
 const THERMAL_TAU_H: f64 = 0.3;
 
@@ -82,6 +84,8 @@ pub struct Machine {
     wear: f64,
     faulted: bool,
     temperature: Option<f64>,
+    /// The latest step seen.
+    step: u64,
 }
 
 impl Machine {
@@ -97,6 +101,7 @@ impl Machine {
             wear: 0.0,
             faulted: false,
             temperature: None,
+            step: 0,
         }
     }
 
@@ -120,6 +125,7 @@ impl Machine {
 
 impl Behavior for Machine {
     fn step(&mut self, at: &Instant) -> Reading {
+        self.step = at.step;
         let running = !self.faulted && Self::scheduled(at);
         if running && self.degrading && at.step >= self.wear_onset {
             self.wear = (self.wear + at.step_hours() / self.life_hours).min(1.0);
@@ -180,6 +186,8 @@ impl Behavior for Machine {
             "reset" => {
                 self.faulted = false;
                 self.wear = 0.0;
+                // A new bearing: wear starts again well after the repair.
+                self.wear_onset = self.step + REPAIRED_BEARING_GRACE_STEPS;
                 Ok(object(json!({"state": "idle"})))
             }
             other => Err(format!("unknown command {other:?}")),
