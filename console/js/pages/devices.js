@@ -182,7 +182,7 @@ function renderList(host, page, index, cursors, showPage) {
 }
 
 function createDeviceCard(ctx) {
-  const id = h('input', { name: 'id', required: true, pattern: '[A-Za-z0-9_.:-]+', autocomplete: 'off' });
+  const id = h('input', { name: 'id', required: true, maxlength: 64, pattern: '[A-Za-z0-9_][A-Za-z0-9_.\\-]*', title: 'letters, digits, _ - and .', autocomplete: 'off' });
   const name = h('input', { name: 'name' });
   const product = h('select', { name: 'product', required: true }, h('option', { value: '' }, 'Choose a product'));
   fillOptions(ctx, product, '/products', ctx.query.product);

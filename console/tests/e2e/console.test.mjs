@@ -30,7 +30,11 @@ function flow(name, endpoints, fn) {
     return !paths.has(path);
   });
   if (missing.length) test.todo(`${name} (pending: ${missing.join(', ')} not served yet)`);
-  else test(name, fn);
+  else
+    test(name, async () => {
+      browser.problems.length = 0; // each flow answers for its own console errors
+      await fn();
+    });
 }
 
 const PRODUCT = {
@@ -135,7 +139,7 @@ flow('a device is created from the devices page and its token shown once', ['POS
 flow('devices are created in bulk from CSV', ['POST /devices:batch'], async () => {
   await go('#/devices?add=1');
   const form = page.getByRole('form', { name: 'Create devices from CSV' });
-  await form.getByLabel('CSV').fill('id,product,name,lat,lon,tags\nst-2,aq,Station 2,31.20,121.45,district=east\nst-3,aq,Station 3,31.25,121.50,district=west\n');
+  await form.getByRole('textbox', { name: 'CSV' }).fill('id,product,name,lat,lon,tags\nst-2,aq,Station 2,31.20,121.45,district=east\nst-3,aq,Station 3,31.25,121.50,district=west\n');
   await form.getByRole('button', { name: 'Create devices' }).click();
   await form.locator('.notice.ok').waitFor();
   assert.match(await form.locator('.notice.ok').innerText(), /2 devices created/);
