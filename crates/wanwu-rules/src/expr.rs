@@ -229,7 +229,9 @@ fn collect_aggregates(
         match aggregate_call(aggregate, &call.args) {
             Ok(found) => out.push(found),
             Err(message) => {
+                // The parser places a call at its "("; point at the function's name instead.
                 let (line, column) = position(program, expr.id, source);
+                let column = column.map(|c| c.saturating_sub(call.func_name.len() as u32).max(1));
                 errors.0.push(DefinitionError {
                     path: path.to_owned(),
                     message: format!("{}: {message}", call.func_name),
@@ -449,7 +451,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             (err.0[0].line, err.0[0].column),
-            (Some(2), Some(5)),
+            (Some(2), Some(2)),
             "{err}"
         );
         for bad in [
