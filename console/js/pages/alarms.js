@@ -1,7 +1,7 @@
 // Alarms: filtered by status, severity and device; acknowledge and clear.
 
 import { listPage } from '../api.js';
-import { h, replace, card } from '../dom.js';
+import { h, replace, card, unavailable } from '../dom.js';
 import { renderAlarms } from '../alarmlist.js';
 import { loadInto } from '../pagekit.js';
 import { link } from '../router.js';
@@ -14,6 +14,10 @@ const SEVERITIES = ['critical', 'major', 'minor', 'info'];
 
 /** Renders the alarms page. */
 export async function render(root, ctx) {
+  if (!ctx.caps.has('get', '/alarms')) {
+    replace(root, h('div', { class: 'page-head' }, h('h1', {}, 'Alarms')), unavailable('Alarms'));
+    return;
+  }
   const q = { status: ctx.query.status ?? 'active', severity: ctx.query.severity || '', device: ctx.query.device || '' };
   const status = h('select', { name: 'status', 'aria-label': 'Status' }, h('option', { value: 'any', selected: q.status === 'any' }, 'Any status'), STATUSES.map((s) => h('option', { value: s, selected: q.status === s }, s)));
   const severity = h('select', { name: 'severity', 'aria-label': 'Severity' }, h('option', { value: '' }, 'Any severity'), SEVERITIES.map((s) => h('option', { value: s, selected: q.severity === s }, s)));

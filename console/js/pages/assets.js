@@ -197,6 +197,7 @@ function createMap(ctx, host, controls, devices, assets, state) {
 }
 
 function legend(key, min, max, withValue, total) {
+  if (key && !withValue) return h('div', { class: 'legend' }, h('span', { class: 'swatch', style: { background: '#9aa3ad' } }), h('span', { class: 'muted' }, `No device shown has a ${key} value yet.`));
   if (!key) {
     return h('div', { class: 'legend' }, h('span', { class: 'swatch', style: { background: '#2b8a3e' } }), 'online ', h('span', { class: 'swatch', style: { background: '#9aa3ad' } }), 'offline', h('span', { class: 'muted small' }, ` · ${total} devices`));
   }

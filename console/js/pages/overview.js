@@ -2,7 +2,7 @@
 // severity, recent events.
 
 import { listPage } from '../api.js';
-import { h, replace, card, empty, table } from '../dom.js';
+import { h, replace, card, empty, table, unavailable } from '../dom.js';
 import { ago, rate } from '../format.js';
 import { loadInto, fetchAll, counterSum, ratePerSecond } from '../pagekit.js';
 import { link } from '../router.js';
@@ -15,7 +15,20 @@ export const ALARM_SEVERITIES = ['critical', 'major', 'minor', 'info'];
 
 /** Counters that count device messages accepted by the ingest pipeline. */
 export function isIngestCounter(name) {
-  return /^wanwu_(ingest_)?(messages|msgs)_(accepted|ingested|received|total)(_total)?$/.test(name) || name === 'wanwu_ingest_messages_total';
+  return /^wanwu_ingest_[a-z_]*messages[a-z_]*_total$/.test(name) && !/rejected|dropped|errors/.test(name);
+}
+
+/**
+ * The best live rate the metrics offer: messages ingested, else MQTT messages received, else
+ * points stored. Returns {label, accept(name)} or null when the text has none of them.
+ */
+export function rateSource(text) {
+  const sources = [
+    { label: 'Messages per second', accept: isIngestCounter },
+    { label: 'MQTT messages per second', accept: (n) => n === 'mqtt_messages_received_total' },
+    { label: 'Points stored per second', accept: (n) => n === 'wanwu_tsdb_points_written_total' },
+  ];
+  return sources.find((s) => counterSum(text, s.accept) !== null) || null;
 }
 
 function stat(label, valueNode, sub) {
@@ -90,9 +103,15 @@ export async function render(root, ctx) {
 }
 
 async function renderRate(ctx, host) {
+  if (!ctx.caps.has('get', '/metrics')) {
+    replace(host, unavailable('The metrics endpoint'));
+    return;
+  }
+  let source = null;
   const read = async () => {
     const text = await ctx.api.get('/metrics', { raw: true, signal: ctx.signal });
-    return { at: Date.now(), value: counterSum(text, isIngestCounter) };
+    source = source || rateSource(text);
+    return { at: Date.now(), value: source ? counterSum(text, source.accept) : null };
   };
   let prev;
   try {
@@ -102,13 +121,13 @@ async function renderRate(ctx, host) {
     replace(host, empty('Message rates are not available (the metrics endpoint did not answer).'));
     return;
   }
-  if (prev.value === null) {
-    replace(host, stat('Messages per second', '—', 'no ingest counter on this server yet'));
+  if (!source) {
+    replace(host, stat('Messages per second', '—', 'no message counter yet: nothing has been received'));
     return;
   }
   const valueEl = h('span', { 'data-stat': 'messages-rate' }, 'measuring…');
   const totalEl = h('span', {}, `${prev.value} in total`);
-  replace(host, stat('Messages per second', valueEl, totalEl));
+  replace(host, stat(source.label, valueEl, totalEl));
   const timer = setInterval(async () => {
     try {
       const next = await read();

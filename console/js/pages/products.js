@@ -76,7 +76,13 @@ async function renderEditor(root, ctx) {
   const jsonMessage = h('div', { class: 'form-message' });
   const save = h('button', { type: 'submit', class: 'primary' }, creating ? 'Create product' : 'Save changes');
 
-  const redraw = () => replace(editor, modelForm(draft, { creating, readOnly, redraw }));
+  const syncJson = () => {
+    if (document.activeElement !== json) json.value = JSON.stringify(productPayload(draft), null, 2);
+  };
+  const redraw = () => {
+    replace(editor, modelForm(draft, { creating, readOnly, redraw }));
+    syncJson();
+  };
   const form = h(
     'form',
     {
@@ -115,7 +121,7 @@ async function renderEditor(root, ctx) {
   const jsonCard = card(
     'JSON',
     [
-      h('p', { class: 'muted small' }, 'The same thing model as the API takes it. Edit here and apply to the form, or copy it.'),
+      h('p', { class: 'muted small' }, 'The same thing model as the API takes it; it follows the form. Edit it here and apply it to the form, or copy it.'),
       json,
       jsonMessage,
       readOnly
@@ -143,10 +149,10 @@ async function renderEditor(root, ctx) {
             ),
           ),
     ],
-    h('button', { type: 'button', class: 'small secondary', onclick: () => (json.value = JSON.stringify(productPayload(draft), null, 2)) }, 'Refresh from form'),
   );
+  form.addEventListener('input', syncJson);
+  form.addEventListener('change', syncJson);
   redraw();
-  json.value = JSON.stringify(productPayload(draft), null, 2);
   replace(
     root,
     h('div', { class: 'page-head' }, h('p', { class: 'crumbs' }, h('a', { href: '#/products' }, 'Products'), ' / '), h('h1', {}, creating ? 'New product' : draft.name || draft.id)),

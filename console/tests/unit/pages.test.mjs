@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { searchMatches, tagQuery, tagFilter, splitFilters, localMatch } from '../../js/pages/devices.js';
 import { ruleMetrics, sampleMessage } from '../../js/pages/rules.js';
-import { isIngestCounter } from '../../js/pages/overview.js';
+import { isIngestCounter, rateSource } from '../../js/pages/overview.js';
 
 test('device search matches id or name, ignoring case', () => {
   assert.ok(searchMatches({ id: 'st-12', name: 'Station Twelve' }, 'TWELVE'));
@@ -26,7 +26,11 @@ test('rule metrics are read whatever the server calls them', () => {
 
 test('the ingest counter is recognised by name', () => {
   assert.ok(isIngestCounter('wanwu_ingest_messages_total'));
+  assert.ok(!isIngestCounter('wanwu_ingest_messages_rejected_total'));
   assert.ok(!isIngestCounter('wanwu_mqtt_bytes_total'));
+  assert.equal(rateSource('mqtt_messages_received_total{qos="1"} 3\nwanwu_tsdb_points_written_total 9\n').label, 'MQTT messages per second');
+  assert.equal(rateSource('wanwu_tsdb_points_written_total 9\nwanwu_ingest_messages_total{proto="mqtt"} 2\n').label, 'Messages per second');
+  assert.equal(rateSource('wanwu_http_requests_total 9\n'), null);
 });
 
 test('filters the API does not take are applied in the browser', () => {
