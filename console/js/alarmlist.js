@@ -1,9 +1,10 @@
 // A table of alarms with acknowledge and clear buttons (shared by the alarms and device pages).
 
-import { seg } from './api.js';
+import { listPage, seg } from './api.js';
 import { h, table, empty, busy, toast, errorBox, replace } from './dom.js';
 import { ago, dateTime } from './format.js';
 import { link } from './router.js';
+import { loadInto } from './pagekit.js';
 
 /** Renders `alarms` into `host`; `onChanged()` runs after an ack or clear succeeded. */
 export function renderAlarms(ctx, host, alarms, { onChanged, showDevice = true } = {}) {
@@ -52,4 +53,22 @@ export function renderAlarms(ctx, host, alarms, { onChanged, showDevice = true }
     },
   ].filter(Boolean);
   replace(host, message, table(columns, alarms, { caption: 'Alarms', rowClass: (a) => `alarm-row st-${a.status}` }));
+}
+
+/**
+ * Loads the alarms matching `query` into `host` and renders them; reloads after an ack or
+ * clear. `keep(alarm)` filters what is shown.
+ */
+export function showAlarms(ctx, host, query, { keep = () => true, showDevice = true } = {}) {
+  const draw = () =>
+    loadInto(ctx, host, {
+      feature: 'Alarms',
+      path: '/alarms',
+      quiet: true,
+      load: async () => {
+        const { items } = listPage(await ctx.api.get('/alarms', { query, signal: ctx.signal }));
+        renderAlarms(ctx, host, items.filter(keep), { onChanged: draw, showDevice });
+      },
+    });
+  return draw();
 }

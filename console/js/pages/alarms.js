@@ -1,9 +1,7 @@
 // Alarms: filtered by status, severity and device; acknowledge and clear.
 
-import { listPage } from '../api.js';
 import { h, replace, card, unavailable } from '../dom.js';
-import { renderAlarms } from '../alarmlist.js';
-import { loadInto } from '../pagekit.js';
+import { showAlarms } from '../alarmlist.js';
 import { link } from '../router.js';
 
 /** Page title. */
@@ -41,15 +39,5 @@ export async function render(root, ctx) {
   const host = h('div', {});
   replace(root, h('div', { class: 'page-head' }, h('h1', {}, 'Alarms')), card('Filter', form), card('Alarms', host));
   const query = { status: q.status === 'any' ? undefined : q.status, severity: q.severity, device: q.device, limit: 200 };
-  const draw = () =>
-    loadInto(ctx, host, {
-      feature: 'Alarms',
-      path: '/alarms',
-      quiet: true,
-      load: async () => {
-        const { items } = listPage(await ctx.api.get('/alarms', { query, signal: ctx.signal }));
-        renderAlarms(ctx, host, items, { onChanged: draw });
-      },
-    });
-  await draw();
+  await showAlarms(ctx, host, query);
 }

@@ -8,7 +8,7 @@ import { ago, dateTime, value as fmtValue } from '../format.js';
 import { typedInputs } from '../forms.js';
 import { openLive } from '../live.js';
 import { loadInto } from '../pagekit.js';
-import { renderAlarms } from '../alarmlist.js';
+import { showAlarms } from '../alarmlist.js';
 import { numericProperties, isWritable } from '../thingmodel.js';
 import { link } from '../router.js';
 import { tokenNotice } from './devices.js';
@@ -432,18 +432,8 @@ async function renderEvents(ctx, base, host) {
 }
 
 async function renderDeviceAlarms(ctx, device, host) {
-  const draw = () =>
-    loadInto(ctx, host, {
-      feature: 'Alarms',
-      path: '/alarms',
-      quiet: true,
-      load: async () => {
-        const { items } = listPage(await ctx.api.get('/alarms', { query: { device: device.id, limit: 50 }, signal: ctx.signal }));
-        renderAlarms(ctx, host, items.filter((a) => a.status !== 'cleared'), { onChanged: draw, showDevice: false });
-      },
-    });
   replace(host, loading());
-  await draw();
+  await showAlarms(ctx, host, { device: device.id, limit: 50 }, { keep: (a) => a.status !== 'cleared', showDevice: false });
 }
 
 async function renderCredentials(ctx, base, host) {

@@ -191,6 +191,20 @@ function choice(draftObj, key, options, path, { label, onchange, disabled } = {}
   );
 }
 
+/** A button that removes entry `i` of `list` and redraws. */
+function removeButton(list, i, what, redraw) {
+  const remove = () => {
+    list.splice(i, 1);
+    redraw();
+  };
+  return h('button', { type: 'button', class: 'icon secondary', 'aria-label': `Remove ${what}`, onclick: remove }, '✕');
+}
+
+/** A small "+ Add <what>" button. */
+function addButton(what, onAdd) {
+  return h('button', { type: 'button', class: 'small secondary', onclick: onAdd }, `+ Add ${what}`);
+}
+
 /** Rows for a list of typed fields (properties or params), each editable and removable. */
 function fieldRows(list, pathPrefix, { withAccess, readOnly, redraw, noun }) {
   const rows = list.map((f, i) => {
@@ -215,39 +229,17 @@ function fieldRows(list, pathPrefix, { withAccess, readOnly, redraw, noun }) {
       choice(f, 'type', PROPERTY_TYPES, `${path}.type`, { label: `${label} type`, onchange: redraw, disabled: readOnly }),
       typeCells,
       withAccess ? choice(f, 'access', ACCESS_MODES, `${path}.access`, { label: `${label} access`, disabled: readOnly }) : h('span', {}),
-      readOnly
-        ? null
-        : h(
-            'button',
-            {
-              type: 'button',
-              class: 'icon secondary',
-              'aria-label': `Remove ${noun} ${f.id || i + 1}`,
-              onclick: () => {
-                list.splice(i, 1);
-                redraw();
-              },
-            },
-            '✕',
-          ),
+      readOnly ? null : removeButton(list, i, `${noun} ${f.id || i + 1}`, redraw),
       h('span', { class: 'field-error', dataset: { errorFor: path } }),
     );
   });
   const add = readOnly
     ? null
-    : h(
-        'button',
-        {
-          type: 'button',
-          class: 'small secondary',
-          onclick: () => {
-            list.push(blankField(withAccess ? 'property' : 'param'));
-            redraw();
-            setTimeout(() => document.querySelector(`[data-path="${pathPrefix}[${list.length - 1}].id"]`)?.focus());
-          },
-        },
-        `+ Add ${noun}`,
-      );
+    : addButton(noun, () => {
+        list.push(blankField(withAccess ? 'property' : 'param'));
+        redraw();
+        setTimeout(() => document.querySelector(`[data-path="${pathPrefix}[${list.length - 1}].id"]`)?.focus());
+      });
   const head = h('div', { class: `field-grid head${withAccess ? ' with-access' : ''}`, 'aria-hidden': 'true' }, ['Id', 'Name', 'Type', 'Unit', 'Min', 'Max', withAccess ? 'Access' : ''].map((t) => h('span', {}, t)));
   return h('div', { class: 'field-rows' }, rows.length ? [head, rows] : h('p', { class: 'muted small' }, `No ${noun}s.`), add);
 }
@@ -266,21 +258,7 @@ function modelForm(draft, { creating, readOnly, redraw }) {
         text(item, 'id', `${path}.id`, { label: `${kind} ${i + 1} id`, placeholder: 'id', readonly: readOnly, class: 'w-id' }),
         text(item, 'name', `${path}.name`, { label: `${kind} ${i + 1} name`, placeholder: 'name', readonly: readOnly }),
         extra,
-        readOnly
-          ? null
-          : h(
-              'button',
-              {
-                type: 'button',
-                class: 'icon secondary',
-                'aria-label': `Remove ${kind} ${item.id || i + 1}`,
-                onclick: () => {
-                  list.splice(i, 1);
-                  redraw();
-                },
-              },
-              '✕',
-            ),
+        readOnly ? null : removeButton(list, i, `${kind} ${item.id || i + 1}`, redraw),
         h('span', { class: 'field-error', dataset: { errorFor: path } }),
       ),
       h('div', { class: 'nested' }, h('span', { class: 'muted small' }, 'Parameters'), fieldRows(item.params, `${path}.params`, { withAccess: false, readOnly, redraw, noun: 'parameter' })),
@@ -290,18 +268,10 @@ function modelForm(draft, { creating, readOnly, redraw }) {
   const addBlock = (list, kind) =>
     readOnly
       ? null
-      : h(
-          'button',
-          {
-            type: 'button',
-            class: 'small secondary',
-            onclick: () => {
-              list.push(kind === 'event' ? { id: '', name: '', severity: 'info', params: [] } : { id: '', name: '', params: [], response: [] });
-              redraw();
-            },
-          },
-          `+ Add ${kind}`,
-        );
+      : addButton(kind, () => {
+          list.push(kind === 'event' ? { id: '', name: '', severity: 'info', params: [] } : { id: '', name: '', params: [], response: [] });
+          redraw();
+        });
   return [
     h(
       'div',
