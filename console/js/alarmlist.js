@@ -42,8 +42,8 @@ export function renderAlarms(ctx, host, alarms, { onChanged, showDevice = true }
     showDevice ? { label: 'Device', cell: (a) => h('a', { href: link(['devices', a.device]) }, a.device) } : null,
     { label: 'Status', cell: (a) => h('span', { class: `alarm-status st-${a.status}`, 'data-alarm-status': a.status }, a.status) },
     { label: 'Count', cell: (a) => String(a.count ?? 1), class: 'num' },
-    { label: 'First', cell: (a) => dateTime(a.first_at ?? a.first_occurrence ?? a.created_at) },
-    { label: 'Last', cell: (a) => ago(a.last_at ?? a.last_occurrence ?? a.updated_at) },
+    { label: 'First', cell: (a) => dateTime(a.first_ts ?? a.created_at) },
+    { label: 'Last', cell: (a) => h('span', { title: dateTime(a.last_ts) }, ago(a.last_ts ?? a.updated_at)) },
     {
       label: 'Actions',
       cell: (a) =>

@@ -15,27 +15,42 @@ export const title = 'Rules & scenes';
 export const RULE_TEMPLATE = {
   id: 'pm25-high',
   name: 'PM2.5 too high',
-  trigger: { type: 'telemetry', product: 'aq' },
+  trigger: { type: 'message', kinds: ['telemetry'], devices: { product: 'aq' } },
   condition: 'msg.values.pm25 > 75.0',
   for: '10m',
-  actions: [{ type: 'alarm', alarm: 'pm25_high', severity: 'major' }],
+  clear: { condition: 'msg.values.pm25 < 50.0', actions: [{ type: 'clear_alarm', alarm: 'pm25_high' }] },
+  actions: [{ type: 'raise_alarm', alarm: 'pm25_high', severity: 'major', details: { pm25: '{{msg.values.pm25}}' } }],
 };
 
-/** A sample message for a dry run of `rule`. */
+/** A sample input for a dry run of `rule`: a message of its trigger's first kind. */
 export function sampleMessage(rule) {
-  return { device: 'st-1', ts: Date.now(), kind: rule?.trigger?.type || 'telemetry', values: { pm25: 80.0 } };
+  const kind = rule?.trigger?.kinds?.[0] || 'telemetry';
+  return { device: rule?.trigger?.devices?.ids?.[0] || 'st-1', kind, ts: Date.now(), values: { pm25: 80.0 } };
 }
 
 /** The metrics of a rule, whichever field the server keeps them in. */
 export function ruleMetrics(rule) {
   const m = rule.metrics || rule.stats || {};
+  const last = m.last_error ?? rule.last_error ?? null;
   return {
-    evaluations: m.evaluations ?? m.evaluated ?? 0,
-    matches: m.matches ?? m.matched ?? 0,
-    actions: m.actions ?? m.actions_run ?? 0,
+    evaluations: m.evaluations ?? 0,
+    matches: m.matches ?? 0,
+    firings: m.firings ?? 0,
+    actions: m.actions ?? 0,
     errors: m.errors ?? 0,
-    lastError: m.last_error ?? rule.last_error ?? null,
+    lastError: last && typeof last === 'object' ? `${last.message}${last.device ? ` (${last.device})` : ''}` : last,
   };
+}
+
+/** One sentence for a dry-run outcome. */
+export function dryRunSummary(outcome) {
+  if (!outcome || typeof outcome !== 'object') return 'done.';
+  if (outcome.trigger_matched === false) return 'the trigger does not accept this message.';
+  if (outcome.error) return `the condition failed: ${outcome.error}`;
+  if (outcome.condition === false) return 'the condition does not hold.';
+  if (outcome.fires) return `the rule would fire now and plan ${(outcome.actions || []).length} action(s).`;
+  if (outcome.condition && outcome.hold_ms) return `the condition holds; the rule fires once it has held for ${Math.round(outcome.hold_ms / 1000)} s.`;
+  return 'done.';
 }
 
 /** Renders the rules list with scenes, or the editor for `#/rules/{id}` (`?create=1` for new). */
@@ -64,10 +79,11 @@ export async function render(root, ctx) {
           table(
             [
               { label: 'Rule', cell: (r) => h('a', { href: link(['rules', r.id]) }, r.name || r.id, h('span', { class: 'muted' }, ` ${r.id}`)) },
-              { label: 'Trigger', cell: (r) => r.trigger?.type ?? '—' },
+              { label: 'Trigger', cell: (r) => [r.trigger?.type ?? '—', r.trigger?.kinds ? h('span', { class: 'muted small' }, ` ${r.trigger.kinds.join(', ')}`) : null] },
               { label: 'Enabled', cell: (r) => (r.enabled === false ? 'no' : 'yes') },
               { label: 'Evaluations', cell: (r) => String(ruleMetrics(r).evaluations), class: 'num' },
               { label: 'Matches', cell: (r) => String(ruleMetrics(r).matches), class: 'num' },
+              { label: 'Fired', cell: (r) => String(ruleMetrics(r).firings), class: 'num' },
               { label: 'Actions', cell: (r) => String(ruleMetrics(r).actions), class: 'num' },
               { label: 'Errors', cell: (r) => h('span', { class: ruleMetrics(r).errors ? 'bad' : '' }, String(ruleMetrics(r).errors)), class: 'num' },
               { label: 'Last error', cell: (r) => ruleMetrics(r).lastError || '—' },
@@ -147,7 +163,7 @@ async function renderEditor(root, ctx) {
     }
   }
   const editable = { ...rule };
-  for (const k of ['metrics', 'stats', 'tenant', 'created_at', 'updated_at', 'last_error']) delete editable[k];
+  for (const k of ['metrics', 'stats', 'tenant', 'created_at', 'updated_at', 'last_error', 'version']) delete editable[k];
   const editor = h('textarea', { class: 'mono json-editor', rows: 20, spellcheck: 'false', 'aria-label': 'Rule as JSON', readonly: !ctx.canWrite }, JSON.stringify(editable, null, 2));
   const status = h('p', { class: 'json-status', 'aria-live': 'polite' });
   const message = h('div', { class: 'form-message' });
@@ -212,7 +228,7 @@ async function renderEditor(root, ctx) {
         await busy(e.currentTarget, async () => {
           try {
             const answer = await ctx.api.post('/rules:test', { rule: parsedRule.value, message: parsedMsg.value });
-            replace(dryResult, h('div', { class: 'notice' }, h('p', {}, h('strong', {}, 'Dry run: '), answer?.matched === false ? 'the condition does not match.' : answer?.matched ? 'the rule would fire.' : 'done.'), h('pre', { class: 'mono' }, JSON.stringify(answer, null, 2))));
+            replace(dryResult, h('div', { class: `notice${answer?.fires ? ' ok' : ''}`, dataset: { dryRun: answer?.fires ? 'fires' : 'quiet' } }, h('p', {}, h('strong', {}, 'Dry run: '), dryRunSummary(answer)), h('pre', { class: 'mono' }, JSON.stringify(answer, null, 2))));
           } catch (err) {
             if (err?.name !== 'AbortError') replace(dryResult, errorBox(err, 'The dry run failed'));
           }

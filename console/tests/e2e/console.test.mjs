@@ -192,9 +192,9 @@ flow('an alarm raised by a rule is acknowledged from the alarms page', ['POST /r
   await rest.ok('POST', '/rules', {
     id: 'pm25-high',
     name: 'PM2.5 high',
-    trigger: { type: 'telemetry', product: 'aq' },
+    trigger: { type: 'message', kinds: ['telemetry'], devices: { product: 'aq' } },
     condition: 'msg.values.pm25 > 10.0',
-    actions: [{ type: 'alarm', alarm: 'pm25_high', severity: 'major' }],
+    actions: [{ type: 'raise_alarm', alarm: 'pm25_high', severity: 'major' }],
   });
   // The running device keeps sending pm25 between 20 and 60, so the rule raises the alarm.
   await go('#/alarms?status=active');
@@ -216,9 +216,10 @@ flow('rules: the JSON editor checks syntax and the dry run answers', ['GET /rule
   const editor = page.getByLabel('Rule as JSON');
   await editor.fill('{"id": "x",, }');
   assert.match(await page.locator('.json-status').innerText(), /line 1, column 11/);
-  await editor.fill(JSON.stringify({ id: 'dry', name: 'Dry', trigger: { type: 'telemetry', product: 'aq' }, condition: 'msg.values.pm25 > 10.0', actions: [{ type: 'alarm', alarm: 'x', severity: 'minor' }] }));
+  await editor.fill(JSON.stringify({ id: 'dry', name: 'Dry', trigger: { type: 'message', kinds: ['telemetry'], devices: { product: 'aq' } }, condition: 'msg.values.pm25 > 10.0', actions: [{ type: 'raise_alarm', alarm: 'x', severity: 'minor' }] }));
   await page.getByRole('button', { name: 'Dry run' }).click();
-  await page.locator('.notice pre').waitFor();
+  await page.locator('[data-dry-run]').waitFor();
+  assert.equal(await page.locator('[data-dry-run]').getAttribute('data-dry-run'), 'fires');
   await browser.screenshot('rules-editor');
   await go('#/rules');
   await browser.screenshot('rules');

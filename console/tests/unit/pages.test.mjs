@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { searchMatches, tagQuery, tagFilter, splitFilters, localMatch } from '../../js/pages/devices.js';
-import { ruleMetrics, sampleMessage } from '../../js/pages/rules.js';
+import { ruleMetrics, sampleMessage, dryRunSummary, RULE_TEMPLATE } from '../../js/pages/rules.js';
 import { isIngestCounter, rateSource } from '../../js/pages/overview.js';
 
 test('device search matches id or name, ignoring case', () => {
@@ -19,9 +19,18 @@ test('tag filters keep key=value pairs; the API gets the first', () => {
 });
 
 test('rule metrics are read whatever the server calls them', () => {
-  assert.deepEqual(ruleMetrics({ metrics: { evaluations: 5, matches: 2, actions: 2, errors: 1, last_error: 'boom' } }), { evaluations: 5, matches: 2, actions: 2, errors: 1, lastError: 'boom' });
-  assert.deepEqual(ruleMetrics({}), { evaluations: 0, matches: 0, actions: 0, errors: 0, lastError: null });
-  assert.equal(sampleMessage({ trigger: { type: 'event' } }).kind, 'event');
+  assert.deepEqual(ruleMetrics({ metrics: { evaluations: 5, matches: 2, firings: 1, actions: 2, errors: 1, last_error: { ts: 1, device: 'd1', message: 'boom' } } }), { evaluations: 5, matches: 2, firings: 1, actions: 2, errors: 1, lastError: 'boom (d1)' });
+  assert.deepEqual(ruleMetrics({}), { evaluations: 0, matches: 0, firings: 0, actions: 0, errors: 0, lastError: null });
+  assert.equal(sampleMessage({ trigger: { type: 'message', kinds: ['event'] } }).kind, 'event');
+  assert.equal(sampleMessage(RULE_TEMPLATE).kind, 'telemetry');
+});
+
+test('dry-run outcomes are told in one sentence', () => {
+  assert.equal(dryRunSummary({ trigger_matched: false }), 'the trigger does not accept this message.');
+  assert.equal(dryRunSummary({ trigger_matched: true, condition: false }), 'the condition does not hold.');
+  assert.equal(dryRunSummary({ trigger_matched: true, error: 'no such key' }), 'the condition failed: no such key');
+  assert.equal(dryRunSummary({ trigger_matched: true, condition: true, fires: true, actions: [{}] }), 'the rule would fire now and plan 1 action(s).');
+  assert.equal(dryRunSummary({ trigger_matched: true, condition: true, fires: false, hold_ms: 600000 }), 'the condition holds; the rule fires once it has held for 600 s.');
 });
 
 test('the ingest counter is recognised by name', () => {
