@@ -1,0 +1,480 @@
+//! Test harness: runs the real `wanwu` binary on free ports with a temporary data
+//! directory, parses its `wanwu listening ...` line, and talks HTTP to it.
+//!
+//! ```ignore
+//! let server = Server::start();                  // fresh data dir, ports picked by the OS
+//! let api = server.admin();                      // HTTP client with the admin token
+//! let reply = api.get("/api/v1/devices").await;  // Reply { status, body }
+//! let server = server.restart();                 // SIGTERM, wait, start on the same data
+//! ```
+//! The child is killed when the `Server` is dropped. Every test gets its own directory
+//! and ports, so tests run in parallel.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// How long a start may take before the test fails.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a graceful stop may take before the test fails.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Path of the binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_wanwu")
+}
+
+/// How to start a server.
+#[derive(Clone, Default)]
+pub struct ServerBuilder {
+    data: Option<PathBuf>,
+    tempdir: Option<Arc<tempfile::TempDir>>,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    http: Option<String>,
+}
+
+impl ServerBuilder {
+    /// Uses `dir` as data directory instead of a fresh temporary one.
+    pub fn data(mut self, dir: &Path) -> Self {
+        self.data = Some(dir.to_owned());
+        self
+    }
+
+    /// Adds a command-line argument after `serve`.
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Sets an environment variable of the child.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Listens for HTTP on `addr` instead of `127.0.0.1:0`.
+    pub fn http(mut self, addr: impl Into<String>) -> Self {
+        self.http = Some(addr.into());
+        self
+    }
+
+    fn data_dir(&mut self) -> PathBuf {
+        if self.data.is_none() {
+            let dir = tempfile::tempdir().expect("temp dir");
+            self.data = Some(dir.path().to_owned());
+            self.tempdir = Some(Arc::new(dir));
+        }
+        self.data.clone().expect("data dir set")
+    }
+
+    fn command(&mut self) -> Command {
+        let data = self.data_dir();
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve")
+            .arg("--data")
+            .arg(&data)
+            .arg("--http")
+            .arg(self.http.as_deref().unwrap_or("127.0.0.1:0"))
+            .arg("--mqtt")
+            .arg("127.0.0.1:0")
+            .args(&self.args)
+            .env_remove("WANWU_ADMIN_TOKEN")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Starts the server and waits for its listening line.
+    pub fn start(mut self) -> Server {
+        let mut child = self.command().spawn().expect("spawn wanwu");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().expect("stderr piped");
+        let err_sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                err_sink
+                    .lock()
+                    .expect("stderr lock")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let stdout_lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let out_pipe = child.stdout.take().expect("stdout piped");
+        let out_sink = stdout_lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out_pipe).lines() {
+                let Ok(line) = line else { break };
+                if line.starts_with("wanwu listening ") {
+                    let _ = tx.send(line.clone());
+                }
+                out_sink.lock().expect("stdout lock").push(line);
+            }
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let line = loop {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
+                break line;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "wanwu exited before listening ({status}); stderr:\n{}",
+                    stderr.lock().expect("stderr lock")
+                );
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("wanwu did not listen within {START_TIMEOUT:?}");
+            }
+        };
+        let addrs = parse_listening(&line);
+        let data = self.data.clone().expect("data dir");
+        let admin_token = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "WANWU_ADMIN_TOKEN")
+            .map(|(_, v)| v.clone())
+            .or_else(|| read_admin_token(&data))
+            .expect("admin token: DATA/admin-token or WANWU_ADMIN_TOKEN");
+        Server {
+            child: Some(child),
+            http: addrs["http"],
+            mqtt: addrs.get("mqtt").copied(),
+            data,
+            admin_token,
+            stdout: stdout_lines,
+            stderr,
+            builder: self,
+        }
+    }
+
+    /// Runs the server expecting it to exit by itself (e.g. on a bad flag); returns the
+    /// exit status, stdout and stderr.
+    pub fn run_to_exit(mut self) -> (ExitStatus, String, String) {
+        let child = self.command().spawn().expect("spawn wanwu");
+        let out = wait_with_timeout(child, START_TIMEOUT);
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+fn wait_with_timeout(child: Child, timeout: Duration) -> std::process::Output {
+    let id = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(output) => output.expect("wait for wanwu"),
+        Err(_) => {
+            signal(id, "KILL");
+            panic!("wanwu did not exit within {timeout:?}");
+        }
+    }
+}
+
+/// Parses `wanwu listening http=ADDR mqtt=ADDR ...` into a map.
+pub fn parse_listening(line: &str) -> HashMap<String, SocketAddr> {
+    line.trim_start_matches("wanwu listening ")
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.parse().expect("listening address")))
+        .collect()
+}
+
+/// The admin token the first start wrote, if any.
+pub fn read_admin_token(data: &Path) -> Option<String> {
+    std::fs::read_to_string(data.join("admin-token"))
+        .ok()
+        .map(|t| t.trim().to_owned())
+}
+
+/// Sends a signal (e.g. `TERM`, `KILL`) to a process.
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid} failed");
+}
+
+/// A plain HTTP client (rustls with `ring` as crypto provider, should TLS be used).
+pub fn http_client() -> reqwest::Client {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::new()
+}
+
+/// A running `wanwu serve`.
+pub struct Server {
+    child: Option<Child>,
+    /// HTTP address.
+    pub http: SocketAddr,
+    /// MQTT address, once the binary listens for MQTT.
+    pub mqtt: Option<SocketAddr>,
+    /// Data directory.
+    pub data: PathBuf,
+    /// The platform admin token.
+    pub admin_token: String,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+    builder: ServerBuilder,
+}
+
+impl Server {
+    /// A builder for a server with options.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// Starts a server on a fresh data directory.
+    pub fn start() -> Server {
+        Self::builder().start()
+    }
+
+    /// `http://ADDR` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
+    }
+
+    /// An HTTP client without token.
+    pub fn anonymous(&self) -> Api {
+        Api {
+            client: http_client(),
+            base: self.url(""),
+            token: None,
+            tenant: None,
+        }
+    }
+
+    /// An HTTP client with the platform admin token.
+    pub fn admin(&self) -> Api {
+        self.anonymous().with_token(&self.admin_token)
+    }
+
+    /// Process id of the child.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Lines the child printed on stdout so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().expect("stdout lock").clone()
+    }
+
+    /// What the child printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr lock").clone()
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        signal(child.id(), "TERM");
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("wanwu did not stop within {STOP_TIMEOUT:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the child with SIGKILL (no chance to clean up) and waits for it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the server gracefully and starts it again on the same data directory with
+    /// the same options (ports are picked anew).
+    pub fn restart(mut self) -> Server {
+        let status = self.terminate();
+        assert!(
+            status.success(),
+            "graceful stop failed: {status}\n{}",
+            self.stderr()
+        );
+        self.builder.clone().data(&self.data.clone()).start()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// An HTTP reply: status and JSON body (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// The body as JSON.
+    pub body: serde_json::Value,
+    /// The body as text.
+    pub text: String,
+}
+
+impl Reply {
+    /// The `error.code` of an error reply.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// Panics unless the status is `status`; returns the body.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &serde_json::Value {
+        assert_eq!(self.status, status, "unexpected reply: {}", self.text);
+        &self.body
+    }
+
+    /// Panics unless this is the error JSON with `status` and `code`.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "unexpected reply: {}", self.text);
+        assert_eq!(self.code(), code, "unexpected error: {}", self.text);
+        assert!(
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "error without message: {}",
+            self.text
+        );
+    }
+}
+
+/// HTTP client of one server, optionally with a token and a tenant header.
+#[derive(Clone)]
+pub struct Api {
+    client: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    tenant: Option<String>,
+}
+
+impl Api {
+    /// The same client with `token`.
+    pub fn with_token(&self, token: &str) -> Api {
+        Api {
+            token: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// The same client naming `tenant` in `X-Wanwu-Tenant`.
+    pub fn for_tenant(&self, tenant: &str) -> Api {
+        Api {
+            tenant: Some(tenant.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, None).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> Reply {
+        self.send("POST", path, Some(body.to_string().into_bytes()))
+            .await
+    }
+
+    /// `PATCH path` with a JSON body.
+    pub async fn patch(&self, path: &str, body: serde_json::Value) -> Reply {
+        self.send("PATCH", path, Some(body.to_string().into_bytes()))
+            .await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send("DELETE", path, None).await
+    }
+
+    /// Any method with raw body bytes sent as `application/json`.
+    pub async fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(tenant) = &self.tenant {
+            request = request.header("X-Wanwu-Tenant", tenant);
+        }
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let response = request.send().await.expect("HTTP request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("HTTP body");
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        Reply { status, body, text }
+    }
+}
+
+/// The air-quality product of the design document.
+pub fn air_station(id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id, "name": "Air station",
+        "properties": [
+            {"id": "pm25", "name": "PM2.5", "type": "float", "unit": "ug/m3", "min": 0, "max": 1000, "access": "read"},
+            {"id": "mode", "type": "enum", "values": ["auto", "manual"], "access": "read_write"}
+        ],
+        "events": [{"id": "fail", "name": "Failure", "severity": "critical", "params": [{"id": "code", "type": "int"}]}],
+        "commands": [{"id": "blink", "name": "Blink", "params": [{"id": "times", "type": "int", "min": 1, "max": 10}]}]
+    })
+}
+
+/// Creates an API token with `role` in the caller's tenant (or `tenant`); returns the secret.
+pub async fn create_token(api: &Api, role: &str, tenant: Option<&str>) -> String {
+    let mut body = serde_json::json!({"name": format!("{role} token"), "role": role});
+    if let Some(tenant) = tenant {
+        body["tenant"] = tenant.into();
+    }
+    let reply = api.post("/api/v1/tokens", body).await;
+    reply.expect(201)["token"]
+        .as_str()
+        .expect("token secret")
+        .to_owned()
+}
+
+/// The ids of a list reply's items.
+pub fn ids(reply: &Reply) -> Vec<String> {
+    reply.body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {}", reply.text))
+        .iter()
+        .map(|item| item["id"].as_str().expect("id").to_owned())
+        .collect()
+}
