@@ -37,3 +37,23 @@ export async function startDevice({ host, port, id, token, ranges = {}, interval
   process.once('exit', stop);
   return { lines, stop };
 }
+
+/**
+ * A device that posts telemetry over HTTP (`POST /api/v1/devices/{id}/telemetry` with its
+ * token) every `intervalMs`. Returns {errors, stop()}; `errors` collects refused posts.
+ */
+export function startHttpDevice({ url, id, token, ranges, intervalMs = 1000 }) {
+  const errors = [];
+  const post = async () => {
+    const values = Object.fromEntries(Object.entries(ranges).map(([k, [lo, hi]]) => [k, Math.round((lo + Math.random() * (hi - lo)) * 100) / 100]));
+    try {
+      const res = await fetch(`${url}/api/v1/devices/${encodeURIComponent(id)}/telemetry`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(values) });
+      if (!res.ok) errors.push(`${res.status} ${await res.text()}`);
+    } catch (e) {
+      errors.push(String(e));
+    }
+  };
+  const timer = setInterval(post, intervalMs);
+  post();
+  return { errors, stop: () => clearInterval(timer) };
+}
