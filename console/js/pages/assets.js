@@ -103,7 +103,7 @@ function drawTree(host, roots, devices, state, onSelect) {
       },
       'Show all',
     ),
-    h('ul', { class: 'tree', role: 'tree' }, roots.map(nodeEl)),
+    h('ul', { class: 'tree', 'aria-label': 'Assets' }, roots.map(nodeEl)),
   );
 }
 

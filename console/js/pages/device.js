@@ -63,7 +63,7 @@ export async function render(root, ctx) {
   await Promise.all([
     live.start(),
     renderTwin(ctx, base, product, hosts.twin),
-    renderCommands(ctx, base, product, hosts.commands),
+    renderCommands(ctx, base, device, product, hosts.commands),
     renderEvents(ctx, base, hosts.events),
     renderDeviceAlarms(ctx, device, hosts.alarms),
     ctx.canWrite ? renderCredentials(ctx, base, hosts.credentials) : null,
@@ -307,7 +307,7 @@ function desiredEditor(ctx, base, writable, twin, redraw) {
   );
 }
 
-async function renderCommands(ctx, base, product, host) {
+async function renderCommands(ctx, base, device, product, host) {
   const commands = product?.commands || [];
   if (!commands.length) {
     replace(host, empty(product ? 'This product defines no commands.' : 'The product could not be loaded.'));
@@ -347,7 +347,9 @@ async function renderCommands(ctx, base, product, host) {
   }
   const select = h('select', { id: 'command-name', name: 'command' }, commands.map((c) => h('option', { value: c.id }, c.name && c.name !== c.id ? `${c.name} (${c.id})` : c.id)));
   const paramsHost = h('div', {});
-  const mode = h('select', { name: 'mode' }, h('option', { value: 'wait' }, 'wait for the reply'), h('option', { value: 'queue' }, 'queue (deliver when online)'));
+  // An offline device cannot answer now: its commands are queued by default.
+  const online = device.status === 'online';
+  const mode = h('select', { name: 'mode' }, h('option', { value: 'wait', selected: online }, 'wait for the reply'), h('option', { value: 'queue', selected: !online }, 'queue (deliver when online)'));
   const timeout = h('input', { type: 'number', name: 'timeout_ms', value: '5000', min: '100', max: '60000', step: '100' });
   const result = h('div', { class: 'command-result', 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Send command');

@@ -189,6 +189,7 @@ flow('a command is sent to the device and its result shown', ['POST /devices/{id
   await go('#/devices/st-1');
   const form = page.getByRole('form', { name: 'Send a command' });
   await form.getByLabel(/times/).fill('4');
+  await form.getByLabel('Mode').selectOption('wait');
   await form.getByRole('button', { name: 'Send command' }).click();
   await page.locator('[data-command-status]').waitFor({ timeout: 15000 });
   assert.equal(await page.locator('[data-command-status]').getAttribute('data-command-status'), 'succeeded');
