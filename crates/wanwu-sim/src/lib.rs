@@ -11,13 +11,26 @@
 //! answers commands and applies desired state, and returns a [`Summary`].
 //! [`demo_city`] lays out a city of districts, sites and devices for `wanwu demo`.
 
+pub mod api;
+pub mod city;
 pub mod clock;
 pub mod device;
+mod error;
 mod fields;
 pub mod geo;
 pub mod noise;
+pub mod plan;
+mod runner;
 pub mod scenario;
+mod session;
+mod stats;
 pub mod weather;
 
+pub use api::{ApiClient, Credentials};
+pub use city::demo_city;
 pub use device::{CommandReply, DeltaOutcome, SimDevice, Tick};
+pub use error::SimError;
+pub use plan::{AssetPlan, CityPlan, DevicePlan, fleet_plan};
+pub use runner::{SimOptions, drive, run, run_plan};
 pub use scenario::{Scenario, UnknownScenario};
+pub use stats::{Stats, Summary};
