@@ -39,9 +39,14 @@ pub trait Behavior: Send {
     /// result must fit the command's response, the error is a sentence.
     fn command(&mut self, name: &str, params: &Values) -> Result<Values, String>;
     /// Takes the desired value of a `read_write` property, already checked against it.
-    fn set(&mut self, key: &str, value: &Json) -> Result<(), String>;
-    /// Current values of the `read_write` properties.
-    fn reported(&self) -> Values;
+    /// By default there are none.
+    fn set(&mut self, key: &str, _value: &Json) -> Result<(), String> {
+        Err(not_settable(key))
+    }
+    /// Current values of the `read_write` properties; by default there are none.
+    fn reported(&self) -> Values {
+        Values::new()
+    }
     /// The trouble built into this device (a faulty sensor, a leak, wear), if any.
     fn anomaly(&self) -> Option<&'static str>;
 }

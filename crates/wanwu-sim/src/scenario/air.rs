@@ -4,7 +4,7 @@
 //! (the `calibrate` command removes a drift).
 
 use crate::clock::Instant;
-use crate::device::{Behavior, Reading, Values, not_settable, object};
+use crate::device::{Behavior, Reading, Values, object};
 use crate::fields::{Field, reading};
 use crate::noise::{normal, tag, uniform, unit};
 use crate::weather::weather;
@@ -157,14 +157,6 @@ impl Behavior for AirStation {
             }
             other => Err(format!("unknown command {other:?}")),
         }
-    }
-
-    fn set(&mut self, key: &str, _value: &serde_json::Value) -> Result<(), String> {
-        Err(not_settable(key))
-    }
-
-    fn reported(&self) -> Values {
-        Values::new()
     }
 
     fn anomaly(&self) -> Option<&'static str> {

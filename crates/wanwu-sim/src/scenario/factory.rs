@@ -3,12 +3,10 @@
 //! bearing fails (`machine_fault`) and the machine stops until it is `reset` (repaired).
 
 use crate::clock::Instant;
-use crate::device::{
-    Behavior, EventOut, Reading, Values, missing, not_settable, object, param_i64,
-};
+use crate::device::{Behavior, EventOut, Reading, Values, missing, object, param_i64};
 use crate::fields::{Field, reading};
 use crate::noise::{normal, tag, uniform, unit};
-use serde_json::{Value as Json, json};
+use serde_json::json;
 use wanwu_model::{Command, Event, Product, Severity};
 
 const STATES: &[&str] = &["running", "idle", "fault"];
@@ -192,14 +190,6 @@ impl Behavior for Machine {
             }
             other => Err(format!("unknown command {other:?}")),
         }
-    }
-
-    fn set(&mut self, key: &str, _value: &Json) -> Result<(), String> {
-        Err(not_settable(key))
-    }
-
-    fn reported(&self) -> Values {
-        Values::new()
     }
 
     fn anomaly(&self) -> Option<&'static str> {

@@ -4,13 +4,11 @@
 //! phase voltages sag with load and rise with the tap changer (`set_tap`).
 
 use crate::clock::Instant;
-use crate::device::{
-    Behavior, EventOut, Reading, Values, missing, not_settable, object, param_i64,
-};
+use crate::device::{Behavior, EventOut, Reading, Values, missing, object, param_i64};
 use crate::fields::{Field, reading};
 use crate::noise::{normal, tag, uniform, unit};
 use crate::weather::weather;
-use serde_json::{Value as Json, json};
+use serde_json::json;
 use wanwu_model::{Command, Event, Product, Severity};
 
 const LOAD_MAX: f64 = 200.0;
@@ -156,14 +154,6 @@ impl Behavior for Transformer {
             }
             other => Err(format!("unknown command {other:?}")),
         }
-    }
-
-    fn set(&mut self, key: &str, _value: &Json) -> Result<(), String> {
-        Err(not_settable(key))
-    }
-
-    fn reported(&self) -> Values {
-        Values::new()
     }
 
     fn anomaly(&self) -> Option<&'static str> {
