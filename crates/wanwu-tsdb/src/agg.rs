@@ -51,7 +51,10 @@ impl Agg {
     /// Errors when this aggregation is not defined for `ty`.
     pub(crate) fn check(self, ty: ValueType) -> Result<()> {
         if self.needs_numbers() && !ty.is_numeric() {
-            return Err(Error::UnsupportedAggregation { agg: self.name(), ty });
+            return Err(Error::UnsupportedAggregation {
+                agg: self.name(),
+                ty,
+            });
         }
         Ok(())
     }
@@ -69,7 +72,11 @@ impl FromStr for Agg {
             "count" => Agg::Count,
             "first" => Agg::First,
             "last" => Agg::Last,
-            _ => return Err(format!("unknown aggregation {s:?}: expected avg, min, max, sum, count, first or last")),
+            _ => {
+                return Err(format!(
+                    "unknown aggregation {s:?}: expected avg, min, max, sum, count, first or last"
+                ));
+            }
         })
     }
 }
@@ -87,7 +94,14 @@ pub(crate) struct Summary {
 
 impl Default for Summary {
     fn default() -> Self {
-        Self { count: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, first: None, last: None }
+        Self {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            first: None,
+            last: None,
+        }
     }
 }
 
@@ -106,7 +120,13 @@ impl Summary {
         }
         self.count += range.len() as u64;
         if numbers {
-            fold_numbers(run, range.clone(), &mut self.sum, &mut self.min, &mut self.max);
+            fold_numbers(
+                run,
+                range.clone(),
+                &mut self.sum,
+                &mut self.min,
+                &mut self.max,
+            );
         }
         let (first, last) = (range.start, range.end - 1);
         if self.first.as_ref().is_none_or(|(t, _)| run.ts[first] < *t) {
@@ -155,7 +175,13 @@ impl Summary {
     }
 }
 
-fn fold_numbers(run: &Run, range: std::ops::Range<usize>, sum: &mut f64, min: &mut f64, max: &mut f64) {
+fn fold_numbers(
+    run: &Run,
+    range: std::ops::Range<usize>,
+    sum: &mut f64,
+    min: &mut f64,
+    max: &mut f64,
+) {
     use crate::column::Column;
     match &run.values {
         Column::F64(v) => {

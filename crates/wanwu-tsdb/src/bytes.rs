@@ -63,7 +63,9 @@ pub(crate) fn read_frames(bytes: &[u8]) -> Frames<'_> {
         let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().expect("4 bytes"));
         if len > MAX_FRAME_LEN || bytes.len() - pos - FRAME_HEADER < len {
-            break Some(format!("torn or oversized frame at offset {pos} (length {len})"));
+            break Some(format!(
+                "torn or oversized frame at offset {pos} (length {len})"
+            ));
         }
         let payload = &bytes[pos + FRAME_HEADER..pos + FRAME_HEADER + len];
         if crc32c::crc32c(payload) != crc {
@@ -72,7 +74,11 @@ pub(crate) fn read_frames(bytes: &[u8]) -> Frames<'_> {
         payloads.push(payload);
         pos += FRAME_HEADER + len;
     };
-    Frames { payloads, valid_len: pos, damage }
+    Frames {
+        payloads,
+        valid_len: pos,
+        damage,
+    }
 }
 
 /// A cursor over bytes that fails cleanly on short or malformed input.
@@ -92,7 +98,11 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
         if self.bytes.len() - self.pos < n {
-            return Err(DecodeError(format!("need {n} bytes at offset {}, have {}", self.pos, self.bytes.len() - self.pos)));
+            return Err(DecodeError(format!(
+                "need {n} bytes at offset {}, have {}",
+                self.pos,
+                self.bytes.len() - self.pos
+            )));
         }
         let out = &self.bytes[self.pos..self.pos + n];
         self.pos += n;
@@ -104,11 +114,15 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn u32(&mut self) -> DecodeResult<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     pub(crate) fn u64(&mut self) -> DecodeResult<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     pub(crate) fn i64(&mut self) -> DecodeResult<i64> {

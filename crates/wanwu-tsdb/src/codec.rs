@@ -41,7 +41,12 @@ pub(crate) fn decode_block(bytes: &[u8], ty: ValueType) -> DecodeResult<Run> {
         ValueType::Geo => {
             let lat: Vec<f64> = take_pco(&mut r, n)?;
             let lon: Vec<f64> = take_pco(&mut r, n)?;
-            Column::Geo(lat.into_iter().zip(lon).map(|(lat, lon)| GeoPoint { lat, lon }).collect())
+            Column::Geo(
+                lat.into_iter()
+                    .zip(lon)
+                    .map(|(lat, lon)| GeoPoint { lat, lon })
+                    .collect(),
+            )
         }
     };
     Ok(Run { ts, values })
@@ -57,7 +62,13 @@ fn encode_timestamps(ts: &[i64], out: &mut Vec<u8>) {
     }
     let first_delta = ts[1].wrapping_sub(ts[0]);
     put_varint(out, zigzag(first_delta));
-    let dods: Vec<i64> = ts.windows(3).map(|w| w[2].wrapping_sub(w[1]).wrapping_sub(w[1].wrapping_sub(w[0]))).collect();
+    let dods: Vec<i64> = ts
+        .windows(3)
+        .map(|w| {
+            w[2].wrapping_sub(w[1])
+                .wrapping_sub(w[1].wrapping_sub(w[0]))
+        })
+        .collect();
     let runs = dods.chunk_by(|a, b| a == b).count();
     if runs * 8 <= dods.len() + 8 {
         out.push(TS_RUN_LENGTH);
@@ -113,7 +124,10 @@ fn decode_timestamps(r: &mut Reader<'_>, n: usize) -> DecodeResult<Vec<i64>> {
         other => return Err(DecodeError(format!("unknown timestamp coding {other}"))),
     }
     if ts.len() != n {
-        return Err(DecodeError(format!("block has {} timestamps, header says {n}", ts.len())));
+        return Err(DecodeError(format!(
+            "block has {} timestamps, header says {n}",
+            ts.len()
+        )));
     }
     Ok(ts)
 }
@@ -127,9 +141,13 @@ fn put_pco<T: pco::data_types::Number>(out: &mut Vec<u8>, values: &[T]) {
 
 fn take_pco<T: pco::data_types::Number>(r: &mut Reader<'_>, n: usize) -> DecodeResult<Vec<T>> {
     let bytes = r.section()?;
-    let values: Vec<T> = pco::standalone::simple_decompress(bytes).map_err(|e| DecodeError(format!("pcodec: {e}")))?;
+    let values: Vec<T> = pco::standalone::simple_decompress(bytes)
+        .map_err(|e| DecodeError(format!("pcodec: {e}")))?;
     if values.len() != n {
-        return Err(DecodeError(format!("pcodec section has {} values, expected {n}", values.len())));
+        return Err(DecodeError(format!(
+            "pcodec section has {} values, expected {n}",
+            values.len()
+        )));
     }
     Ok(values)
 }
@@ -157,7 +175,10 @@ fn decode_bools(r: &mut Reader<'_>, n: usize) -> DecodeResult<Vec<bool>> {
         value = !value;
     }
     if out.len() != n {
-        return Err(DecodeError(format!("block has {} booleans, expected {n}", out.len())));
+        return Err(DecodeError(format!(
+            "block has {} booleans, expected {n}",
+            out.len()
+        )));
     }
     Ok(out)
 }
@@ -184,11 +205,17 @@ fn encode_strings(v: &[String], out: &mut Vec<u8>) {
 
 fn decode_strings(r: &mut Reader<'_>, n: usize) -> DecodeResult<Vec<String>> {
     let dict_len = r.count()?;
-    let dict = (0..dict_len).map(|_| r.str().map(str::to_owned)).collect::<DecodeResult<Vec<_>>>()?;
+    let dict = (0..dict_len)
+        .map(|_| r.str().map(str::to_owned))
+        .collect::<DecodeResult<Vec<_>>>()?;
     let codes: Vec<u32> = take_pco(r, n)?;
     codes
         .into_iter()
-        .map(|c| dict.get(c as usize).cloned().ok_or_else(|| DecodeError(format!("dictionary index {c} out of range"))))
+        .map(|c| {
+            dict.get(c as usize)
+                .cloned()
+                .ok_or_else(|| DecodeError(format!("dictionary index {c} out of range")))
+        })
         .collect()
 }
 
@@ -205,33 +232,69 @@ mod tests {
     #[test]
     fn every_type_round_trips() {
         let ts: Vec<i64> = vec![1_000, 2_000, 3_000, 4_000, 5_100, 5_101, 9_000];
-        round_trip(Run { ts: ts.clone(), values: Column::F64(vec![1.5, 1.6, -0.0, f64::MAX, 2.0, 2.1, 1e-300]) });
-        round_trip(Run { ts: ts.clone(), values: Column::I64(vec![1, -5, i64::MAX, i64::MIN, 0, 7, 7]) });
-        round_trip(Run { ts: ts.clone(), values: Column::Bool(vec![true, true, false, false, false, true, false]) });
         round_trip(Run {
             ts: ts.clone(),
-            values: Column::Str(["on", "off", "on", "", "中文", "on", "off"].map(String::from).to_vec()),
+            values: Column::F64(vec![1.5, 1.6, -0.0, f64::MAX, 2.0, 2.1, 1e-300]),
+        });
+        round_trip(Run {
+            ts: ts.clone(),
+            values: Column::I64(vec![1, -5, i64::MAX, i64::MIN, 0, 7, 7]),
+        });
+        round_trip(Run {
+            ts: ts.clone(),
+            values: Column::Bool(vec![true, true, false, false, false, true, false]),
+        });
+        round_trip(Run {
+            ts: ts.clone(),
+            values: Column::Str(
+                ["on", "off", "on", "", "中文", "on", "off"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
         });
         round_trip(Run {
             ts,
-            values: Column::Geo((0..7).map(|i| GeoPoint { lat: 31.2 + f64::from(i) * 1e-5, lon: 121.5 }).collect()),
+            values: Column::Geo(
+                (0..7)
+                    .map(|i| GeoPoint {
+                        lat: 31.2 + f64::from(i) * 1e-5,
+                        lon: 121.5,
+                    })
+                    .collect(),
+            ),
         });
-        round_trip(Run { ts: vec![-5], values: Column::F64(vec![f64::NAN.copysign(1.0)].into_iter().map(|_| 3.0).collect()) });
+        round_trip(Run {
+            ts: vec![-5],
+            values: Column::F64(
+                vec![f64::NAN.copysign(1.0)]
+                    .into_iter()
+                    .map(|_| 3.0)
+                    .collect(),
+            ),
+        });
     }
 
     #[test]
     fn regular_and_jittery_timestamps_round_trip() {
         let regular: Vec<i64> = (0..5000).map(|i| 1_700_000_000_000 + i * 60_000).collect();
-        let jitter: Vec<i64> = (0..5000).map(|i| 1_700_000_000_000 + i * 60_000 + (i * 7919 % 97)).collect();
+        let jitter: Vec<i64> = (0..5000)
+            .map(|i| 1_700_000_000_000 + i * 60_000 + (i * 7919 % 97))
+            .collect();
         for ts in [regular, jitter] {
             let n = ts.len();
-            round_trip(Run { ts, values: Column::I64((0..n as i64).collect()) });
+            round_trip(Run {
+                ts,
+                values: Column::I64((0..n as i64).collect()),
+            });
         }
     }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        let run = Run { ts: vec![1, 2, 3], values: Column::F64(vec![1.0, 2.0, 3.0]) };
+        let run = Run {
+            ts: vec![1, 2, 3],
+            values: Column::F64(vec![1.0, 2.0, 3.0]),
+        };
         let bytes = encode_block(&run, 0..3);
         for cut in 0..bytes.len() {
             let _ = decode_block(&bytes[..cut], ValueType::F64);

@@ -54,7 +54,11 @@ impl Column {
             (Column::Bool(c), Column::Bool(o)) => c.push(o[i]),
             (Column::Str(c), Column::Str(o)) => c.push(o[i].clone()),
             (Column::Geo(c), Column::Geo(o)) => c.push(o[i]),
-            (c, o) => unreachable!("columns of one series share a type: {} vs {}", c.value_type(), o.value_type()),
+            (c, o) => unreachable!(
+                "columns of one series share a type: {} vs {}",
+                c.value_type(),
+                o.value_type()
+            ),
         }
     }
 
@@ -97,7 +101,10 @@ pub(crate) struct Run {
 
 impl Run {
     pub(crate) fn empty(ty: ValueType) -> Self {
-        Self { ts: Vec::new(), values: Column::with_capacity(ty, 0) }
+        Self {
+            ts: Vec::new(),
+            values: Column::with_capacity(ty, 0),
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -114,7 +121,10 @@ impl Run {
         let mut order: Vec<u32> = (0..ts.len() as u32).collect();
         // Stable sort keeps write order among equal timestamps; the last one is kept.
         order.sort_by_key(|&i| ts[i as usize]);
-        let mut run = Run { ts: Vec::with_capacity(ts.len()), values: Column::with_capacity(values.value_type(), ts.len()) };
+        let mut run = Run {
+            ts: Vec::with_capacity(ts.len()),
+            values: Column::with_capacity(values.value_type(), ts.len()),
+        };
         for (k, &i) in order.iter().enumerate() {
             let i = i as usize;
             let is_last_of_ts = order.get(k + 1).is_none_or(|&n| ts[n as usize] != ts[i]);
@@ -139,7 +149,10 @@ impl Run {
         if range.len() == self.len() {
             return self.clone();
         }
-        let mut out = Run { ts: self.ts[range.clone()].to_vec(), values: Column::with_capacity(self.values.value_type(), range.len()) };
+        let mut out = Run {
+            ts: self.ts[range.clone()].to_vec(),
+            values: Column::with_capacity(self.values.value_type(), range.len()),
+        };
         for i in range {
             out.values.push_from(&self.values, i);
         }
@@ -195,6 +208,9 @@ impl Run {
 
     /// The point at `i`.
     pub(crate) fn point(&self, i: usize) -> Point {
-        Point { ts: self.ts[i], value: self.values.get(i) }
+        Point {
+            ts: self.ts[i],
+            value: self.values.get(i),
+        }
     }
 }

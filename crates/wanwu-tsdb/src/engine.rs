@@ -85,7 +85,9 @@ impl Engine {
     /// is not fatal: see [`Engine::recovery_report`].
     pub async fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Engine> {
         let dir = dir.as_ref().to_owned();
-        tokio::task::spawn_blocking(move || Engine::open_blocking(dir, opts)).await.map_err(|_| Error::Closed)?
+        tokio::task::spawn_blocking(move || Engine::open_blocking(dir, opts))
+            .await
+            .map_err(|_| Error::Closed)?
     }
 
     fn open_blocking(dir: PathBuf, opts: Options) -> Result<Engine> {
@@ -95,7 +97,12 @@ impl Engine {
             fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
         }
         let lock_path = dir.join("LOCK");
-        let lock_file = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+        let lock_file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(&lock_path, e))?;
         match lock_file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Err(Error::Locked(dir)),
@@ -103,19 +110,29 @@ impl Engine {
         }
         let catalog_path = dir.join("series.cat");
         let tombstone_path = dir.join("tombstones");
-        let mut state = State { next_gen: 1, next_tomb_seq: 1, ..State::default() };
+        let mut state = State {
+            next_gen: 1,
+            next_tomb_seq: 1,
+            ..State::default()
+        };
         load_catalog(&mut state, &catalog_path)?;
         for payload in RecordFile::load(&tombstone_path)? {
             match record::decode(&payload, |_| None) {
-                Ok(Record::Delete(t)) if (t.series as usize) < state.series.len() => state.add_tombstone(t, true),
-                _ => tracing::warn!(file = %tombstone_path.display(), "ignoring an undecodable tombstone"),
+                Ok(Record::Delete(t)) if (t.series as usize) < state.series.len() => {
+                    state.add_tombstone(t, true)
+                }
+                _ => {
+                    tracing::warn!(file = %tombstone_path.display(), "ignoring an undecodable tombstone")
+                }
             }
         }
         for segment in segment::scan(&data_dir)? {
             state.add_segment(Arc::new(segment));
         }
         let wal_ids = wal::list_segments(&wal_dir)?;
-        let recovery = wal::replay(&wal_dir, &wal_ids, |payload| replay_record(&mut state, payload))?;
+        let recovery = wal::replay(&wal_dir, &wal_ids, |payload| {
+            replay_record(&mut state, payload)
+        })?;
         let next_wal = wal_ids.last().map_or(1, |id| id + 1);
         let wal = WalWriter::create(&wal_dir, next_wal, opts.write_fault.clone())?;
         let retention = RwLock::new(opts.retention.clone());
@@ -136,12 +153,16 @@ impl Engine {
         });
         let writer = {
             let shared = shared.clone();
-            std::thread::Builder::new().name("tsdb-wal".into()).spawn(move || writer::run(shared, wal, receiver))
+            std::thread::Builder::new()
+                .name("tsdb-wal".into())
+                .spawn(move || writer::run(shared, wal, receiver))
         }
         .map_err(|e| Error::io(&dir, e))?;
         let background = {
             let shared = shared.clone();
-            std::thread::Builder::new().name("tsdb-maint".into()).spawn(move || maintenance::run(shared))
+            std::thread::Builder::new()
+                .name("tsdb-maint".into())
+                .spawn(move || maintenance::run(shared))
         }
         .map_err(|e| Error::io(&dir, e))?;
         Ok(Engine {
@@ -167,7 +188,10 @@ impl Engine {
         &self.inner.dir
     }
 
-    async fn request(&self, make: impl FnOnce(oneshot::Sender<Result<()>>) -> Request) -> Result<()> {
+    async fn request(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<()>>) -> Request,
+    ) -> Result<()> {
         let sender = lock(&self.inner.sender).clone().ok_or(Error::Closed)?;
         let (reply, answer) = oneshot::channel();
         match sender.try_send(make(reply)) {
@@ -197,26 +221,43 @@ impl Engine {
             return Err(Error::InvalidRange { from, to });
         }
         let series = series.clone();
-        self.request(|reply| Request::Delete { series, from, to, reply }).await
+        self.request(|reply| Request::Delete {
+            series,
+            from,
+            to,
+            reply,
+        })
+        .await
     }
 
     /// The type of `series`, if it exists.
     pub fn series_type(&self, series: &SeriesKey) -> Option<ValueType> {
         let state = self.inner.shared.read();
-        state.by_key.get(series).map(|&id| state.series[id as usize].def.ty)
+        state
+            .by_key
+            .get(series)
+            .map(|&id| state.series[id as usize].def.ty)
     }
 
     fn view(&self, series: &SeriesKey, from: i64, to: i64) -> Option<SeriesView> {
         let state = self.inner.shared.read();
         let &id = state.by_key.get(series)?;
-        Some(SeriesView::capture(&state, id, from, to, self.inner.shared.opts.partition_ms()))
+        Some(SeriesView::capture(
+            &state,
+            id,
+            from,
+            to,
+            self.inner.shared.opts.partition_ms(),
+        ))
     }
 
     /// The newest point (greatest timestamp) of `series`.
     pub fn latest(&self, series: &SeriesKey) -> Result<Option<Point>> {
         let (id, version) = {
             let state = self.inner.shared.read();
-            let Some(&id) = state.by_key.get(series) else { return Ok(None) };
+            let Some(&id) = state.by_key.get(series) else {
+                return Ok(None);
+            };
             let entry = &state.series[id as usize];
             if let Latest::Known(p) = &entry.latest {
                 return Ok(p.clone());
@@ -225,7 +266,13 @@ impl Engine {
         };
         let newest = {
             let state = self.inner.shared.read();
-            SeriesView::capture(&state, id, i64::MIN, i64::MAX, self.inner.shared.opts.partition_ms())
+            SeriesView::capture(
+                &state,
+                id,
+                i64::MIN,
+                i64::MAX,
+                self.inner.shared.opts.partition_ms(),
+            )
         }
         .newest()?;
         let mut state = self.inner.shared.write();
@@ -243,7 +290,11 @@ impl Engine {
         {
             let state = self.inner.shared.read();
             for (i, key) in series.iter().enumerate() {
-                match state.by_key.get(key).map(|&id| &state.series[id as usize].latest) {
+                match state
+                    .by_key
+                    .get(key)
+                    .map(|&id| &state.series[id as usize].latest)
+                {
                     None => out.push(None),
                     Some(Latest::Known(p)) => out.push(p.clone()),
                     Some(Latest::Unknown) => {
@@ -260,30 +311,63 @@ impl Engine {
     }
 
     /// Raw points of `series` with `from <= ts <= to`, at most `limit`, in `order`.
-    pub fn query_raw(&self, series: &SeriesKey, from: i64, to: i64, limit: Option<usize>, order: Order) -> Result<Vec<Point>> {
-        self.raw_iter(series, from, to, order)?.take(limit.unwrap_or(usize::MAX)).collect()
+    pub fn query_raw(
+        &self,
+        series: &SeriesKey,
+        from: i64,
+        to: i64,
+        limit: Option<usize>,
+        order: Order,
+    ) -> Result<Vec<Point>> {
+        self.raw_iter(series, from, to, order)?
+            .take(limit.unwrap_or(usize::MAX))
+            .collect()
     }
 
     /// Streams raw points of `series` with `from <= ts <= to` in `order`, decoding one block
     /// at a time. The iterator holds no lock (ingestion continues) and sees the data as of
     /// this call.
-    pub fn raw_iter(&self, series: &SeriesKey, from: i64, to: i64, order: Order) -> Result<RawIter> {
+    pub fn raw_iter(
+        &self,
+        series: &SeriesKey,
+        from: i64,
+        to: i64,
+        order: Order,
+    ) -> Result<RawIter> {
         if from > to {
             return Err(Error::InvalidRange { from, to });
         }
-        let view = self.view(series, from, to).unwrap_or_else(SeriesView::empty);
+        let view = self
+            .view(series, from, to)
+            .unwrap_or_else(SeriesView::empty);
         Ok(view.into_iter(from, to, order))
     }
 
     /// Aggregates `series` over `[from, to]` into buckets of `interval` aligned in `tz`.
     /// Only non-empty buckets are returned, oldest first, each stamped with its start.
-    pub fn query_agg(&self, series: &SeriesKey, from: i64, to: i64, interval: Interval, agg: Agg, tz: &TimeZone) -> Result<Vec<Bucket>> {
+    pub fn query_agg(
+        &self,
+        series: &SeriesKey,
+        from: i64,
+        to: i64,
+        interval: Interval,
+        agg: Agg,
+        tz: &TimeZone,
+    ) -> Result<Vec<Bucket>> {
         self.query_agg_many(std::slice::from_ref(series), from, to, interval, agg, tz)
     }
 
     /// Aggregates a group of series together: every bucket pools the points of all of them
     /// (e.g. the hourly average of PM2.5 across the devices of a district).
-    pub fn query_agg_many(&self, series: &[SeriesKey], from: i64, to: i64, interval: Interval, agg: Agg, tz: &TimeZone) -> Result<Vec<Bucket>> {
+    pub fn query_agg_many(
+        &self,
+        series: &[SeriesKey],
+        from: i64,
+        to: i64,
+        interval: Interval,
+        agg: Agg,
+        tz: &TimeZone,
+    ) -> Result<Vec<Bucket>> {
         let buckets = Buckets::cover(from, to, interval, tz, self.inner.shared.opts.max_buckets)?;
         let views: Vec<SeriesView> = {
             let state = self.inner.shared.read();
@@ -297,30 +381,36 @@ impl Engine {
         for view in &views {
             agg.check(view.ty)?;
         }
-        let mut acc = vec![Summary::default(); buckets.len()];
-        for view in views {
-            view.aggregate_into(from, to, &buckets, agg, &mut acc)?;
-        }
+        let acc = aggregate_parallel(views, from, to, &buckets, agg)?;
         Ok(finish(&buckets, &acc, agg))
     }
 
     /// Replaces the retention policy.
     pub fn set_retention(&self, retention: Retention) {
-        *self.inner.shared.retention.write().unwrap_or_else(std::sync::PoisonError::into_inner) = retention;
+        *self
+            .inner
+            .shared
+            .retention
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = retention;
     }
 
     /// Drops the partitions that are past their retention at `now_ms`; returns how many.
     /// The background thread does this every maintenance interval with the current time.
     pub async fn enforce_retention(&self, now_ms: i64) -> Result<usize> {
         let shared = self.inner.shared.clone();
-        tokio::task::spawn_blocking(move || maintenance::enforce_retention(&shared, now_ms)).await.map_err(|_| Error::Closed)
+        tokio::task::spawn_blocking(move || maintenance::enforce_retention(&shared, now_ms))
+            .await
+            .map_err(|_| Error::Closed)
     }
 
     /// Flushes the head to immutable blocks on disk now.
     pub async fn flush(&self) -> Result<()> {
         self.request(|reply| Request::Freeze { reply }).await?;
         let shared = self.inner.shared.clone();
-        tokio::task::spawn_blocking(move || maintenance::flush_frozen(&shared)).await.map_err(|_| Error::Closed)??;
+        tokio::task::spawn_blocking(move || maintenance::flush_frozen(&shared))
+            .await
+            .map_err(|_| Error::Closed)??;
         Ok(())
     }
 
@@ -328,15 +418,25 @@ impl Engine {
     pub async fn compact(&self) -> Result<()> {
         self.flush().await?;
         let shared = self.inner.shared.clone();
-        tokio::task::spawn_blocking(move || maintenance::compact(&shared)).await.map_err(|_| Error::Closed)??;
+        tokio::task::spawn_blocking(move || maintenance::compact(&shared))
+            .await
+            .map_err(|_| Error::Closed)??;
         Ok(())
     }
 
     /// Counts of points, bytes on disk and series.
     pub fn stats(&self) -> Stats {
         let state = self.inner.shared.read();
-        let mut stats = Stats { series: state.series.len() as u64, head_points: state.head.points as u64, ..Stats::default() };
-        stats.head_points += state.frozen.iter().map(|f| f.head.points as u64).sum::<u64>();
+        let mut stats = Stats {
+            series: state.series.len() as u64,
+            head_points: state.head.points as u64,
+            ..Stats::default()
+        };
+        stats.head_points += state
+            .frozen
+            .iter()
+            .map(|f| f.head.points as u64)
+            .sum::<u64>();
         stats.points = stats.head_points;
         for segment in state.partitions.values().flat_map(|m| m.values()).flatten() {
             stats.segments += 1;
@@ -346,9 +446,18 @@ impl Engine {
         drop(state);
         let shared = &self.inner.shared;
         let wal_bytes: u64 = fs::read_dir(&shared.wal_dir)
-            .map(|entries| entries.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
             .unwrap_or(0);
-        let meta_bytes: u64 = [&shared.catalog_path, &shared.tombstone_path].iter().filter_map(|p| fs::metadata(p).ok()).map(|m| m.len()).sum();
+        let meta_bytes: u64 = [&shared.catalog_path, &shared.tombstone_path]
+            .iter()
+            .filter_map(|p| fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
         stats.bytes_on_disk += wal_bytes + meta_bytes;
         stats
     }
@@ -371,11 +480,67 @@ impl Engine {
     }
 }
 
+/// Series per thread below which an aggregation stays on the calling thread.
+const SERIES_PER_THREAD: usize = 64;
+
+/// Aggregates views into bucket summaries, spreading many series over the available cores.
+fn aggregate_parallel(
+    views: Vec<SeriesView>,
+    from: i64,
+    to: i64,
+    buckets: &Buckets,
+    agg: Agg,
+) -> Result<Vec<Summary>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (views.len() / SERIES_PER_THREAD).clamp(1, cores);
+    let mut groups: Vec<Vec<SeriesView>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, view) in views.into_iter().enumerate() {
+        groups[i % threads].push(view);
+    }
+    let run_group = |group: Vec<SeriesView>| -> Result<Vec<Summary>> {
+        let mut acc = vec![Summary::default(); buckets.len()];
+        for view in group {
+            view.aggregate_into(from, to, buckets, agg, &mut acc)?;
+        }
+        Ok(acc)
+    };
+    let mut groups = groups.into_iter();
+    let first = groups.next().unwrap_or_default();
+    let partials: Vec<Result<Vec<Summary>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .map(|group| scope.spawn(move || run_group(group)))
+            .collect();
+        let mut partials = vec![run_group(first)];
+        partials.extend(handles.into_iter().map(|h| {
+            h.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }));
+        partials
+    });
+    let mut partials = partials.into_iter();
+    let mut acc = partials
+        .next()
+        .unwrap_or_else(|| Ok(vec![Summary::default(); buckets.len()]))?;
+    for partial in partials {
+        for (mine, theirs) in acc.iter_mut().zip(partial?) {
+            mine.merge(&theirs);
+        }
+    }
+    Ok(acc)
+}
+
 fn load_catalog(state: &mut State, path: &Path) -> Result<()> {
     for payload in RecordFile::load(path)? {
         match record::decode(&payload, |_| None) {
-            Ok(Record::Define(def)) if def.id as usize == state.series.len() => state.define(def, true),
-            _ => return Err(Error::corrupt(path, format!("catalog entry {} is out of sequence", state.series.len()))),
+            Ok(Record::Define(def)) if def.id as usize == state.series.len() => {
+                state.define(def, true)
+            }
+            _ => {
+                return Err(Error::corrupt(
+                    path,
+                    format!("catalog entry {} is out of sequence", state.series.len()),
+                ));
+            }
         }
     }
     state.persisted_series = state.series.len();
@@ -383,7 +548,10 @@ fn load_catalog(state: &mut State, path: &Path) -> Result<()> {
 }
 
 fn replay_record(state: &mut State, payload: &[u8]) -> Result<(), String> {
-    let record = record::decode(payload, |id| state.series.get(id as usize).map(|e| e.def.ty)).map_err(|e| e.0)?;
+    let record = record::decode(payload, |id| {
+        state.series.get(id as usize).map(|e| e.def.ty)
+    })
+    .map_err(|e| e.0)?;
     match record {
         Record::Define(def) => match state.series.get(def.id as usize) {
             Some(existing) if existing.def.key == def.key && existing.def.ty == def.ty => {}

@@ -32,10 +32,14 @@ pub enum Error {
         to: i64,
     },
     /// An interval string could not be parsed.
-    #[error("invalid interval {0:?}: expected a positive number and a unit s, m, h, d, w or mo (e.g. \"15m\", \"1mo\")")]
+    #[error(
+        "invalid interval {0:?}: expected a positive number and a unit s, m, h, d, w or mo (e.g. \"15m\", \"1mo\")"
+    )]
     InvalidInterval(String),
     /// An aggregation query would produce more buckets than allowed.
-    #[error("query would produce more than {max} buckets; use a coarser interval or a shorter range")]
+    #[error(
+        "query would produce more than {max} buckets; use a coarser interval or a shorter range"
+    )]
     TooManyBuckets {
         /// The configured maximum.
         max: usize,
@@ -100,17 +104,26 @@ impl Error {
         if is_disk_full(&source) {
             Error::DiskFull(source)
         } else {
-            Error::Io { path: path.into(), source }
+            Error::Io {
+                path: path.into(),
+                source,
+            }
         }
     }
 
     /// A corruption error on `path`.
     pub(crate) fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::Corrupt { path: path.into(), reason: reason.into() }
+        Error::Corrupt {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 }
 
 /// True when `err` says the device has no space left (ENOSPC) or quota is exhausted.
 pub(crate) fn is_disk_full(err: &std::io::Error) -> bool {
-    matches!(err.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }

@@ -15,7 +15,9 @@ pub type WriteFault = Arc<dyn Fn(&Path) -> std::io::Result<()> + Send + Sync>;
 
 /// Fsyncs a directory so that created, renamed and removed entries are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file, fsync, rename, directory fsync.
@@ -53,15 +55,23 @@ impl RecordFile {
         let frames = read_frames(&bytes);
         if let Some(reason) = &frames.damage {
             tracing::warn!(file = %path.display(), reason, "cutting damaged tail of record file");
-            let file = OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, e))?;
-            file.set_len(frames.valid_len as u64).map_err(|e| Error::io(path, e))?;
+            let file = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| Error::io(path, e))?;
+            file.set_len(frames.valid_len as u64)
+                .map_err(|e| Error::io(path, e))?;
             file.sync_all().map_err(|e| Error::io(path, e))?;
         }
         Ok(frames.payloads.into_iter().map(<[u8]>::to_vec).collect())
     }
 
     /// Appends records and fsyncs.
-    pub(crate) fn append(path: &Path, payloads: &[Vec<u8>], fault: Option<&WriteFault>) -> Result<()> {
+    pub(crate) fn append(
+        path: &Path,
+        payloads: &[Vec<u8>],
+        fault: Option<&WriteFault>,
+    ) -> Result<()> {
         if payloads.is_empty() {
             return Ok(());
         }

@@ -19,7 +19,11 @@ pub(crate) struct HeadSeries {
 
 impl HeadSeries {
     fn new(ty: ValueType) -> Self {
-        Self { ts: Vec::new(), values: Column::with_capacity(ty, 0), sorted: true }
+        Self {
+            ts: Vec::new(),
+            values: Column::with_capacity(ty, 0),
+            sorted: true,
+        }
     }
 
     fn push(&mut self, ts: i64, value: Value) {
@@ -37,7 +41,10 @@ impl HeadSeries {
     /// The series' points as a sorted run (last write wins on equal timestamps).
     pub(crate) fn run(&self) -> Run {
         if self.sorted {
-            Run { ts: self.ts.clone(), values: self.values.clone() }
+            Run {
+                ts: self.ts.clone(),
+                values: self.values.clone(),
+            }
         } else {
             Run::from_unsorted(&self.ts, &self.values)
         }
@@ -46,7 +53,11 @@ impl HeadSeries {
     /// The sorted points with `from <= ts <= to`.
     pub(crate) fn run_in(&self, from: i64, to: i64) -> Run {
         if self.sorted {
-            Run { ts: self.ts.clone(), values: self.values.clone() }.clip(from, to)
+            Run {
+                ts: self.ts.clone(),
+                values: self.values.clone(),
+            }
+            .clip(from, to)
         } else {
             Run::from_unsorted(&self.ts, &self.values).clip(from, to)
         }
@@ -72,7 +83,12 @@ pub(crate) struct Head {
 
 impl Head {
     /// Appends points of series `id` (of type `ty`; values already checked).
-    pub(crate) fn append(&mut self, id: SeriesId, ty: ValueType, points: impl IntoIterator<Item = (i64, Value)>) {
+    pub(crate) fn append(
+        &mut self,
+        id: SeriesId,
+        ty: ValueType,
+        points: impl IntoIterator<Item = (i64, Value)>,
+    ) {
         let series = self.series.entry(id).or_insert_with(|| HeadSeries::new(ty));
         let before = series.len();
         for (ts, value) in points {
@@ -100,7 +116,16 @@ mod tests {
     #[test]
     fn out_of_order_and_duplicates_resolve_to_last_write() {
         let mut head = Head::default();
-        head.append(0, ValueType::I64, [(5, Value::I64(1)), (3, Value::I64(2)), (5, Value::I64(3)), (4, Value::I64(4))]);
+        head.append(
+            0,
+            ValueType::I64,
+            [
+                (5, Value::I64(1)),
+                (3, Value::I64(2)),
+                (5, Value::I64(3)),
+                (4, Value::I64(4)),
+            ],
+        );
         let run = head.series[&0].run();
         assert_eq!(run.ts, vec![3, 4, 5]);
         assert_eq!(run.values, Column::I64(vec![2, 4, 3]));

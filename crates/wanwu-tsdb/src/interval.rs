@@ -51,7 +51,10 @@ impl FromStr for Interval {
             "mo" => Interval::Months(n),
             _ => return Err(bad()),
         };
-        if interval.fixed_millis().is_some_and(|ms| ms > 366 * 86_400_000) {
+        if interval
+            .fixed_millis()
+            .is_some_and(|ms| ms > 366 * 86_400_000)
+        {
             return Err(bad());
         }
         Ok(interval)
@@ -80,7 +83,13 @@ pub(crate) struct Buckets {
 
 impl Buckets {
     /// The buckets of `interval` in `tz` that cover `[from, to]`; errors past `max` buckets.
-    pub(crate) fn cover(from: i64, to: i64, interval: Interval, tz: &TimeZone, max: usize) -> Result<Self> {
+    pub(crate) fn cover(
+        from: i64,
+        to: i64,
+        interval: Interval,
+        tz: &TimeZone,
+        max: usize,
+    ) -> Result<Self> {
         if from > to {
             return Err(Error::InvalidRange { from, to });
         }
@@ -139,22 +148,34 @@ fn floor(ms: i64, interval: Interval, tz: &TimeZone) -> Result<i64> {
     let date = ts.to_zoned(tz.clone()).date();
     let start = match interval {
         Interval::Days(n) => {
-            let days = date.since(epoch_date()).map_err(|_| Error::TimestampOutOfRange(ms))?.get_days();
+            let days = date
+                .since(epoch_date())
+                .map_err(|_| Error::TimestampOutOfRange(ms))?
+                .get_days();
             epoch_date().checked_add((days - days.rem_euclid(n as i32)).days())
         }
         Interval::Weeks(n) => {
             // 1970-01-05 was a Monday.
             let monday = Date::constant(1970, 1, 5);
-            let days = date.since(monday).map_err(|_| Error::TimestampOutOfRange(ms))?.get_days();
+            let days = date
+                .since(monday)
+                .map_err(|_| Error::TimestampOutOfRange(ms))?
+                .get_days();
             let weeks = days.div_euclid(7);
             monday.checked_add(((weeks - weeks.rem_euclid(n as i32)) * 7).days())
         }
         Interval::Months(n) => {
             let months = (i32::from(date.year()) - 1970) * 12 + i32::from(date.month()) - 1;
             let floored = months - months.rem_euclid(n as i32);
-            Date::new((1970 + floored.div_euclid(12)) as i16, (floored.rem_euclid(12) + 1) as i8, 1)
+            Date::new(
+                (1970 + floored.div_euclid(12)) as i16,
+                (floored.rem_euclid(12) + 1) as i8,
+                1,
+            )
         }
-        Interval::Seconds(_) | Interval::Minutes(_) | Interval::Hours(_) => unreachable!("fixed intervals handled above"),
+        Interval::Seconds(_) | Interval::Minutes(_) | Interval::Hours(_) => {
+            unreachable!("fixed intervals handled above")
+        }
     }
     .map_err(|_| Error::TimestampOutOfRange(ms))?;
     local_midnight(start, tz, ms)
@@ -163,14 +184,18 @@ fn floor(ms: i64, interval: Interval, tz: &TimeZone) -> Result<i64> {
 /// Start of the bucket after the one starting at `start`.
 fn next_start(start: i64, interval: Interval, tz: &TimeZone) -> Result<i64> {
     if let Some(step) = interval.fixed_millis() {
-        return start.checked_add(step).ok_or(Error::TimestampOutOfRange(start));
+        return start
+            .checked_add(step)
+            .ok_or(Error::TimestampOutOfRange(start));
     }
     let date = timestamp(start)?.to_zoned(tz.clone()).date();
     let next = match interval {
         Interval::Days(n) => date.checked_add((n as i32).days()),
         Interval::Weeks(n) => date.checked_add((n as i32 * 7).days()),
         Interval::Months(n) => date.checked_add((n as i32).months()),
-        Interval::Seconds(_) | Interval::Minutes(_) | Interval::Hours(_) => unreachable!("fixed intervals handled above"),
+        Interval::Seconds(_) | Interval::Minutes(_) | Interval::Hours(_) => {
+            unreachable!("fixed intervals handled above")
+        }
     }
     .map_err(|_| Error::TimestampOutOfRange(start))?;
     local_midnight(next, tz, start)
@@ -182,8 +207,12 @@ fn epoch_date() -> Date {
 
 /// The instant the local day `date` starts in `tz` (midnight, or the first instant after a gap).
 fn local_midnight(date: Date, tz: &TimeZone, context_ms: i64) -> Result<i64> {
-    let zoned = date.to_zoned(tz.clone()).map_err(|_| Error::TimestampOutOfRange(context_ms))?;
-    let start = zoned.start_of_day().map_err(|_| Error::TimestampOutOfRange(context_ms))?;
+    let zoned = date
+        .to_zoned(tz.clone())
+        .map_err(|_| Error::TimestampOutOfRange(context_ms))?;
+    let start = zoned
+        .start_of_day()
+        .map_err(|_| Error::TimestampOutOfRange(context_ms))?;
     Ok(start.timestamp().as_millisecond())
 }
 
@@ -208,26 +237,67 @@ mod tests {
         assert_eq!("1w".parse::<Interval>().unwrap(), Interval::Weeks(1));
         assert_eq!("1mo".parse::<Interval>().unwrap(), Interval::Months(1));
         assert_eq!("30s".parse::<Interval>().unwrap(), Interval::Seconds(30));
-        for bad in ["", "h", "0h", "1x", "1.5h", "-1h", "1 h", "99999999999h", "1000000h"] {
-            assert!(matches!(bad.parse::<Interval>(), Err(Error::InvalidInterval(_))), "{bad}");
+        for bad in [
+            "",
+            "h",
+            "0h",
+            "1x",
+            "1.5h",
+            "-1h",
+            "1 h",
+            "99999999999h",
+            "1000000h",
+        ] {
+            assert!(
+                matches!(bad.parse::<Interval>(), Err(Error::InvalidInterval(_))),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn shanghai_days_start_at_local_midnight() {
         let tz = time_zone("Asia/Shanghai").unwrap();
-        let b = Buckets::cover(ms("2026-01-01T15:00:00Z"), ms("2026-01-02T17:00:00Z"), Interval::Days(1), &tz, 10).unwrap();
-        assert_eq!(b.starts, vec![ms("2025-12-31T16:00:00Z"), ms("2026-01-01T16:00:00Z"), ms("2026-01-02T16:00:00Z")]);
+        let b = Buckets::cover(
+            ms("2026-01-01T15:00:00Z"),
+            ms("2026-01-02T17:00:00Z"),
+            Interval::Days(1),
+            &tz,
+            10,
+        )
+        .unwrap();
+        assert_eq!(
+            b.starts,
+            vec![
+                ms("2025-12-31T16:00:00Z"),
+                ms("2026-01-01T16:00:00Z"),
+                ms("2026-01-02T16:00:00Z")
+            ]
+        );
         assert_eq!(b.end, ms("2026-01-03T16:00:00Z"));
     }
 
     #[test]
     fn berlin_dst_days_are_23_and_25_hours() {
         let tz = time_zone("Europe/Berlin").unwrap();
-        let b = Buckets::cover(ms("2026-03-29T00:00:00Z"), ms("2026-03-29T12:00:00Z"), Interval::Days(1), &tz, 10).unwrap();
+        let b = Buckets::cover(
+            ms("2026-03-29T00:00:00Z"),
+            ms("2026-03-29T12:00:00Z"),
+            Interval::Days(1),
+            &tz,
+            10,
+        )
+        .unwrap();
         assert_eq!(b.starts, vec![ms("2026-03-28T23:00:00Z")]);
         assert_eq!(b.end - b.starts[0], 23 * 3_600_000);
-        let b = Buckets::cover(ms("2026-10-25T12:00:00Z"), ms("2026-10-25T12:00:00Z"), Interval::Days(1), &tz, 10).unwrap();
+        let b = Buckets::cover(
+            ms("2026-10-25T12:00:00Z"),
+            ms("2026-10-25T12:00:00Z"),
+            Interval::Days(1),
+            &tz,
+            10,
+        )
+        .unwrap();
         assert_eq!(b.starts, vec![ms("2026-10-24T22:00:00Z")]);
         assert_eq!(b.end - b.starts[0], 25 * 3_600_000);
     }
@@ -235,18 +305,49 @@ mod tests {
     #[test]
     fn weeks_start_monday_and_months_are_calendar_months() {
         let tz = time_zone("Asia/Shanghai").unwrap();
-        let b = Buckets::cover(ms("2026-11-21T00:00:00Z"), ms("2026-11-21T00:00:00Z"), Interval::Weeks(1), &tz, 10).unwrap();
+        let b = Buckets::cover(
+            ms("2026-11-21T00:00:00Z"),
+            ms("2026-11-21T00:00:00Z"),
+            Interval::Weeks(1),
+            &tz,
+            10,
+        )
+        .unwrap();
         assert_eq!(b.starts, vec![ms("2026-11-15T16:00:00Z")]); // Monday 2026-11-16 00:00 +08
-        let b = Buckets::cover(ms("2026-01-15T00:00:00Z"), ms("2026-03-15T00:00:00Z"), Interval::Months(1), &tz, 10).unwrap();
-        assert_eq!(b.starts, vec![ms("2025-12-31T16:00:00Z"), ms("2026-01-31T16:00:00Z"), ms("2026-02-28T16:00:00Z")]);
+        let b = Buckets::cover(
+            ms("2026-01-15T00:00:00Z"),
+            ms("2026-03-15T00:00:00Z"),
+            Interval::Months(1),
+            &tz,
+            10,
+        )
+        .unwrap();
+        assert_eq!(
+            b.starts,
+            vec![
+                ms("2025-12-31T16:00:00Z"),
+                ms("2026-01-31T16:00:00Z"),
+                ms("2026-02-28T16:00:00Z")
+            ]
+        );
         assert_eq!(b.end, ms("2026-03-31T16:00:00Z"));
     }
 
     #[test]
     fn fixed_intervals_align_to_local_wall_clock() {
         let tz = time_zone("Asia/Kolkata").unwrap();
-        let b = Buckets::cover(ms("2026-01-01T00:00:00Z"), ms("2026-01-01T00:59:00Z"), Interval::Hours(1), &tz, 10).unwrap();
-        assert_eq!(b.starts, vec![ms("2025-12-31T23:30:00Z"), ms("2026-01-01T00:30:00Z")]);
+        let b = Buckets::cover(
+            ms("2026-01-01T00:00:00Z"),
+            ms("2026-01-01T00:59:00Z"),
+            Interval::Hours(1),
+            &tz,
+            10,
+        )
+        .unwrap();
+        assert_eq!(
+            b.starts,
+            vec![ms("2025-12-31T23:30:00Z"), ms("2026-01-01T00:30:00Z")]
+        );
         assert_eq!(b.index_of(ms("2026-01-01T00:30:00Z")), Some(1));
         assert_eq!(b.index_of(ms("2026-01-01T01:30:00Z")), None);
     }
@@ -254,8 +355,17 @@ mod tests {
     #[test]
     fn bucket_limit_and_inverted_range_are_errors() {
         let tz = TimeZone::UTC;
-        assert!(matches!(Buckets::cover(0, 86_400_000 * 10, Interval::Minutes(1), &tz, 1000), Err(Error::TooManyBuckets { max: 1000 })));
-        assert!(matches!(Buckets::cover(0, 86_400_000 * 400, Interval::Days(1), &tz, 100), Err(Error::TooManyBuckets { max: 100 })));
-        assert!(matches!(Buckets::cover(10, 0, Interval::Days(1), &tz, 100), Err(Error::InvalidRange { from: 10, to: 0 })));
+        assert!(matches!(
+            Buckets::cover(0, 86_400_000 * 10, Interval::Minutes(1), &tz, 1000),
+            Err(Error::TooManyBuckets { max: 1000 })
+        ));
+        assert!(matches!(
+            Buckets::cover(0, 86_400_000 * 400, Interval::Days(1), &tz, 100),
+            Err(Error::TooManyBuckets { max: 100 })
+        ));
+        assert!(matches!(
+            Buckets::cover(10, 0, Interval::Days(1), &tz, 100),
+            Err(Error::InvalidRange { from: 10, to: 0 })
+        ));
     }
 }

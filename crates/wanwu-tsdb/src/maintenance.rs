@@ -69,7 +69,10 @@ pub(crate) fn flush_frozen(shared: &Shared) -> Result<usize> {
             Err(e) => break Err(e),
         }
     };
-    lock(&shared.signal).flush_failed = result.as_ref().err().map(|e| matches!(e, Error::DiskFull(_)));
+    lock(&shared.signal).flush_failed = result
+        .as_ref()
+        .err()
+        .map(|e| matches!(e, Error::DiskFull(_)));
     shared.cond.notify_all();
     result
 }
@@ -77,11 +80,27 @@ pub(crate) fn flush_frozen(shared: &Shared) -> Result<usize> {
 fn flush_oldest(shared: &Shared) -> Result<bool> {
     let (generation, head, boundary, defs) = {
         let state = shared.read();
-        let Some(frozen) = state.frozen.first() else { return Ok(false) };
-        let defs: BTreeMap<SeriesId, _> = frozen.head.series.keys().map(|&id| (id, state.series[id as usize].def.clone())).collect();
-        (frozen.generation, frozen.head.clone(), frozen.wal_boundary, defs)
+        let Some(frozen) = state.frozen.first() else {
+            return Ok(false);
+        };
+        let defs: BTreeMap<SeriesId, _> = frozen
+            .head
+            .series
+            .keys()
+            .map(|&id| (id, state.series[id as usize].def.clone()))
+            .collect();
+        (
+            frozen.generation,
+            frozen.head.clone(),
+            frozen.wal_boundary,
+            defs,
+        )
     };
-    let runs: Vec<(SeriesId, Run)> = defs.keys().map(|&id| (id, head.series[&id].run())).filter(|(_, r)| !r.is_empty()).collect();
+    let runs: Vec<(SeriesId, Run)> = defs
+        .keys()
+        .map(|&id| (id, head.series[&id].run()))
+        .filter(|(_, r)| !r.is_empty())
+        .collect();
     let partition_ms = shared.opts.partition_ms();
     let retention = shared.retention();
     let now = jiff::Timestamp::now().as_millisecond();
@@ -92,17 +111,34 @@ fn flush_oldest(shared: &Shared) -> Result<bool> {
         while i < run.len() {
             let start = run.ts[i].div_euclid(partition_ms) * partition_ms;
             let end = i + run.ts[i..].partition_point(|&t| t < start.saturating_add(partition_ms));
-            let expired = retention.of(&def.key.tenant, &def.group).is_some_and(|d| start.saturating_add(partition_ms) <= now - d.as_millis() as i64);
+            let expired = retention
+                .of(&def.key.tenant, &def.group)
+                .is_some_and(|d| start.saturating_add(partition_ms) <= now - d.as_millis() as i64);
             if !expired {
-                let key = PartitionKey { tenant: def.key.tenant.clone(), group: def.group.clone(), start };
-                partitions.entry(key).or_default().push(SeriesBlocks { series: *id, run, range: i..end });
+                let key = PartitionKey {
+                    tenant: def.key.tenant.clone(),
+                    group: def.group.clone(),
+                    start,
+                };
+                partitions.entry(key).or_default().push(SeriesBlocks {
+                    series: *id,
+                    run,
+                    range: i..end,
+                });
             }
             i = end;
         }
     }
     let mut written = Vec::with_capacity(partitions.len());
     for (key, series) in partitions {
-        match Segment::write(&shared.data_dir, key, (generation, generation, 0), &series, shared.opts.block_points, shared.opts.write_fault.as_ref()) {
+        match Segment::write(
+            &shared.data_dir,
+            key,
+            (generation, generation, 0),
+            &series,
+            shared.opts.block_points,
+            shared.opts.write_fault.as_ref(),
+        ) {
             Ok(segment) => written.push(Arc::new(segment)),
             Err(e) => {
                 for segment in &written {
@@ -138,7 +174,11 @@ fn checkpoint(shared: &Shared) -> Result<()> {
                 out
             })
             .collect();
-        (defs, state.unpersisted_tombstones.clone(), state.series.len())
+        (
+            defs,
+            state.unpersisted_tombstones.clone(),
+            state.series.len(),
+        )
     };
     let encoded: Vec<Vec<u8>> = tombstones
         .iter()
@@ -166,7 +206,12 @@ pub(crate) fn compact(shared: &Shared) -> Result<usize> {
             .partitions
             .values()
             .flat_map(|map| map.values())
-            .filter(|segments| segments.len() > 1 || segments.iter().any(|s| has_pending_tombstones(s, &state.tombstones)))
+            .filter(|segments| {
+                segments.len() > 1
+                    || segments
+                        .iter()
+                        .any(|s| has_pending_tombstones(s, &state.tombstones))
+            })
             .map(|segments| (segments[0].partition.clone(), segments.clone()))
             .collect()
     };
@@ -185,17 +230,34 @@ fn tombstone_hits(t: &Tombstone, segment: &Segment, min: i64, max: i64) -> bool 
     t.gen_limit > segment.gen_hi && t.seq > segment.tomb_seq && t.from <= max && t.to >= min
 }
 
-fn has_pending_tombstones(segment: &Segment, tombstones: &std::collections::HashMap<SeriesId, Vec<Tombstone>>) -> bool {
-    segment.blocks.iter().any(|b| tombstones.get(&b.series).is_some_and(|ts| ts.iter().any(|t| tombstone_hits(t, segment, b.min_ts, b.max_ts))))
+fn has_pending_tombstones(
+    segment: &Segment,
+    tombstones: &std::collections::HashMap<SeriesId, Vec<Tombstone>>,
+) -> bool {
+    segment.blocks.iter().any(|b| {
+        tombstones.get(&b.series).is_some_and(|ts| {
+            ts.iter()
+                .any(|t| tombstone_hits(t, segment, b.min_ts, b.max_ts))
+        })
+    })
 }
 
-fn compact_partition(shared: &Shared, key: PartitionKey, mut inputs: Vec<Arc<Segment>>) -> Result<()> {
+fn compact_partition(
+    shared: &Shared,
+    key: PartitionKey,
+    mut inputs: Vec<Arc<Segment>>,
+) -> Result<()> {
     inputs.sort_by_key(|s| s.gen_hi);
-    let series: BTreeSet<SeriesId> = inputs.iter().flat_map(|s| s.blocks.iter().map(|b| b.series)).collect();
+    let series: BTreeSet<SeriesId> = inputs
+        .iter()
+        .flat_map(|s| s.blocks.iter().map(|b| b.series))
+        .collect();
     let (tombstones, applied_seq) = {
         let state = shared.read();
-        let tombstones: std::collections::HashMap<SeriesId, Vec<Tombstone>> =
-            series.iter().filter_map(|id| state.tombstones.get(id).map(|t| (*id, t.clone()))).collect();
+        let tombstones: std::collections::HashMap<SeriesId, Vec<Tombstone>> = series
+            .iter()
+            .filter_map(|id| state.tombstones.get(id).map(|t| (*id, t.clone())))
+            .collect();
         (tombstones, state.next_tomb_seq.saturating_sub(1))
     };
     let mut runs: Vec<(SeriesId, Run)> = Vec::with_capacity(series.len());
@@ -219,15 +281,37 @@ fn compact_partition(shared: &Shared, key: PartitionKey, mut inputs: Vec<Arc<Seg
             runs.push((id, run));
         }
     }
-    let gens = (inputs.iter().map(|s| s.gen_lo).min().unwrap_or(0), inputs.iter().map(|s| s.gen_hi).max().unwrap_or(0), applied_seq);
+    let gens = (
+        inputs.iter().map(|s| s.gen_lo).min().unwrap_or(0),
+        inputs.iter().map(|s| s.gen_hi).max().unwrap_or(0),
+        applied_seq,
+    );
     let output = if runs.is_empty() {
         None
     } else {
-        let blocks: Vec<SeriesBlocks<'_>> = runs.iter().map(|(id, run)| SeriesBlocks { series: *id, run, range: 0..run.len() }).collect();
-        Some(Arc::new(Segment::write(&shared.data_dir, key.clone(), gens, &blocks, shared.opts.block_points, shared.opts.write_fault.as_ref())?))
+        let blocks: Vec<SeriesBlocks<'_>> = runs
+            .iter()
+            .map(|(id, run)| SeriesBlocks {
+                series: *id,
+                run,
+                range: 0..run.len(),
+            })
+            .collect();
+        Some(Arc::new(Segment::write(
+            &shared.data_dir,
+            key.clone(),
+            gens,
+            &blocks,
+            shared.opts.block_points,
+            shared.opts.write_fault.as_ref(),
+        )?))
     };
     let mut state = shared.write();
-    let Some(current) = state.partitions.get_mut(&(key.tenant.clone(), key.group.clone())).and_then(|m| m.get_mut(&key.start)) else {
+    let Some(current) = state
+        .partitions
+        .get_mut(&(key.tenant.clone(), key.group.clone()))
+        .and_then(|m| m.get_mut(&key.start))
+    else {
         // Dropped by retention meanwhile.
         if let Some(output) = output {
             output.mark_obsolete();
@@ -240,7 +324,9 @@ fn compact_partition(shared: &Shared, key: PartitionKey, mut inputs: Vec<Arc<Seg
         current.sort_by_key(|s| s.gen_hi);
     }
     if current.is_empty()
-        && let Some(map) = state.partitions.get_mut(&(key.tenant.clone(), key.group.clone()))
+        && let Some(map) = state
+            .partitions
+            .get_mut(&(key.tenant.clone(), key.group.clone()))
     {
         map.remove(&key.start);
     }
@@ -257,7 +343,9 @@ pub(crate) fn enforce_retention(shared: &Shared, now: i64) -> usize {
     let mut dropped = 0;
     let mut state = shared.write();
     for ((tenant, group), map) in &mut state.partitions {
-        let Some(keep) = retention.of(tenant, group) else { continue };
+        let Some(keep) = retention.of(tenant, group) else {
+            continue;
+        };
         let cutoff = now.saturating_sub(keep.as_millis() as i64);
         map.retain(|&start, segments| {
             let expired = start.saturating_add(partition_ms) <= cutoff;

@@ -40,7 +40,10 @@ impl Piece {
     }
 
     fn hit_by(&self, t: &Tombstone) -> bool {
-        t.gen_limit > self.generation && t.seq > self.tomb_seq && t.from <= self.max && t.to >= self.min
+        t.gen_limit > self.generation
+            && t.seq > self.tomb_seq
+            && t.from <= self.max
+            && t.to >= self.min
     }
 
     fn into_run(self) -> Result<Run> {
@@ -62,7 +65,9 @@ impl Cluster {
     /// The stored summary when the cluster is one untouched block (no decoding needed).
     fn summary(&self, tombstones: &[Tombstone]) -> Option<&Summary> {
         match &self.pieces[..] {
-            [piece] if !tombstones.iter().any(|t| piece.hit_by(t)) => piece.block().map(|b| &b.summary),
+            [piece] if !tombstones.iter().any(|t| piece.hit_by(t)) => {
+                piece.block().map(|b| &b.summary)
+            }
             _ => None,
         }
     }
@@ -93,7 +98,13 @@ pub(crate) struct SeriesView {
 impl SeriesView {
     /// Snapshots series `id` over `[from, to]`. Called under the state's read lock; copies only
     /// the head's points in range.
-    pub(crate) fn capture(state: &State, id: SeriesId, from: i64, to: i64, partition_ms: i64) -> Self {
+    pub(crate) fn capture(
+        state: &State,
+        id: SeriesId,
+        from: i64,
+        to: i64,
+        partition_ms: i64,
+    ) -> Self {
         let def = &state.series[id as usize].def;
         let mut pieces = Vec::new();
         for segment in state.segments_for(def, from, to, partition_ms) {
@@ -110,40 +121,77 @@ impl SeriesView {
                 }
             }
         }
-        let heads = state.frozen.iter().map(|f| (f.generation, &*f.head)).chain([(ACTIVE_GEN, &state.head)]);
+        let heads = state
+            .frozen
+            .iter()
+            .map(|f| (f.generation, &*f.head))
+            .chain([(ACTIVE_GEN, &state.head)]);
         for (generation, head) in heads {
             if let Some(series) = head.series.get(&id) {
                 let run = series.run_in(from, to);
                 if let (Some(&min), Some(&max)) = (run.ts.first(), run.ts.last()) {
-                    pieces.push(Piece { min, max, generation, tomb_seq: 0, data: PieceData::Head(run) });
+                    pieces.push(Piece {
+                        min,
+                        max,
+                        generation,
+                        tomb_seq: 0,
+                        data: PieceData::Head(run),
+                    });
                 }
             }
         }
         let tombstones = state
             .tombstones
             .get(&id)
-            .map(|ts| ts.iter().filter(|t| t.from <= to && t.to >= from).cloned().collect())
+            .map(|ts| {
+                ts.iter()
+                    .filter(|t| t.from <= to && t.to >= from)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
-        Self { ty: def.ty, clusters: clusters(pieces), tombstones }
+        Self {
+            ty: def.ty,
+            clusters: clusters(pieces),
+            tombstones,
+        }
     }
 
     /// A view of a series that does not exist: no points.
     pub(crate) fn empty() -> Self {
-        Self { ty: ValueType::F64, clusters: VecDeque::new(), tombstones: Vec::new() }
+        Self {
+            ty: ValueType::F64,
+            clusters: VecDeque::new(),
+            tombstones: Vec::new(),
+        }
     }
 
     /// Streams the points in `[from, to]` in `order`.
     pub(crate) fn into_iter(self, from: i64, to: i64, order: Order) -> RawIter {
-        RawIter { view: self, from, to, order, current: None }
+        RawIter {
+            view: self,
+            from,
+            to,
+            order,
+            current: None,
+        }
     }
 
     /// Adds this series' points in `[from, to]` to the bucket summaries `acc`.
-    pub(crate) fn aggregate_into(self, from: i64, to: i64, buckets: &Buckets, agg: Agg, acc: &mut [Summary]) -> Result<()> {
+    pub(crate) fn aggregate_into(
+        self,
+        from: i64,
+        to: i64,
+        buckets: &Buckets,
+        agg: Agg,
+        acc: &mut [Summary],
+    ) -> Result<()> {
         let numbers = matches!(agg, Agg::Avg | Agg::Min | Agg::Max | Agg::Sum);
         for cluster in self.clusters {
             if cluster.min >= from && cluster.max <= to {
                 let k = buckets.index_of(cluster.min);
-                if k.is_some() && k == buckets.index_of(cluster.max)
+                if k.is_some()
+                    && k == buckets.index_of(cluster.max)
                     && let Some(summary) = cluster.summary(&self.tombstones)
                 {
                     acc[k.expect("checked")].merge(summary);
@@ -154,7 +202,9 @@ impl SeriesView {
             let range = run.range_indices(from, to);
             let mut i = range.start;
             while i < range.end {
-                let Some(k) = buckets.index_of(run.ts[i]) else { break };
+                let Some(k) = buckets.index_of(run.ts[i]) else {
+                    break;
+                };
                 let end_ts = buckets.end_of(k);
                 let j = i + run.ts[i..range.end].partition_point(|&t| t < end_ts);
                 acc[k].add_run(&run, i..j, numbers);
@@ -188,7 +238,11 @@ fn clusters(mut pieces: Vec<Piece>) -> VecDeque<Cluster> {
                 c.max = c.max.max(piece.max);
                 c.pieces.push(piece);
             }
-            _ => out.push_back(Cluster { min: piece.min, max: piece.max, pieces: vec![piece] }),
+            _ => out.push_back(Cluster {
+                min: piece.min,
+                max: piece.max,
+                pieces: vec![piece],
+            }),
         }
     }
     out
@@ -229,7 +283,11 @@ impl Iterator for RawIter {
             match cluster.decode(self.view.ty, &self.view.tombstones) {
                 Ok(run) => {
                     let run = run.clip(self.from, self.to);
-                    let pos = if self.order == Order::Asc { 0 } else { run.len() };
+                    let pos = if self.order == Order::Asc {
+                        0
+                    } else {
+                        run.len()
+                    };
                     self.current = Some((run, pos));
                 }
                 Err(e) => {
@@ -245,6 +303,11 @@ impl Iterator for RawIter {
 pub(crate) fn finish(buckets: &Buckets, acc: &[Summary], agg: Agg) -> Vec<Bucket> {
     acc.iter()
         .enumerate()
-        .filter_map(|(k, s)| s.result(agg).map(|value| Bucket { start: buckets.starts[k], value }))
+        .filter_map(|(k, s)| {
+            s.result(agg).map(|value| Bucket {
+                start: buckets.starts[k],
+                value,
+            })
+        })
         .collect()
 }

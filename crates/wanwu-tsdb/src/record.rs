@@ -64,7 +64,11 @@ pub(crate) fn begin_points(out: &mut Vec<u8>, series_count: usize) {
 }
 
 /// Appends one series' points to a points record.
-pub(crate) fn put_series_points<'a>(out: &mut Vec<u8>, id: SeriesId, points: impl ExactSizeIterator<Item = (i64, &'a Value)>) {
+pub(crate) fn put_series_points<'a>(
+    out: &mut Vec<u8>,
+    id: SeriesId,
+    points: impl ExactSizeIterator<Item = (i64, &'a Value)>,
+) {
     put_varint(out, u64::from(id));
     put_varint(out, points.len() as u64);
     for (ts, value) in points {
@@ -93,18 +97,25 @@ pub(crate) fn read_value(r: &mut Reader<'_>, ty: ValueType) -> DecodeResult<Valu
         ValueType::I64 => Value::I64(r.i64()?),
         ValueType::Bool => Value::Bool(r.u8()? != 0),
         ValueType::Str => Value::Str(r.str()?.to_owned()),
-        ValueType::Geo => Value::Geo(GeoPoint { lat: r.f64()?, lon: r.f64()? }),
+        ValueType::Geo => Value::Geo(GeoPoint {
+            lat: r.f64()?,
+            lon: r.f64()?,
+        }),
     })
 }
 
 /// Decodes a record; `type_of` resolves the type of series defined earlier.
-pub(crate) fn decode(payload: &[u8], type_of: impl Fn(SeriesId) -> Option<ValueType>) -> DecodeResult<Record> {
+pub(crate) fn decode(
+    payload: &[u8],
+    type_of: impl Fn(SeriesId) -> Option<ValueType>,
+) -> DecodeResult<Record> {
     let mut r = Reader::new(payload);
     let record = match r.u8()? {
         DEFINE => {
             let id = series_id(&mut r)?;
             let code = r.u8()?;
-            let ty = ValueType::from_code(code).ok_or_else(|| DecodeError(format!("unknown value type {code}")))?;
+            let ty = ValueType::from_code(code)
+                .ok_or_else(|| DecodeError(format!("unknown value type {code}")))?;
             let group = r.str()?.to_owned();
             let key = SeriesKey::new(r.str()?, r.str()?, r.str()?);
             Record::Define(SeriesDef { id, ty, group, key })
@@ -114,7 +125,8 @@ pub(crate) fn decode(payload: &[u8], type_of: impl Fn(SeriesId) -> Option<ValueT
             let mut series = Vec::with_capacity(count.min(1 << 16));
             for _ in 0..count {
                 let id = series_id(&mut r)?;
-                let ty = type_of(id).ok_or_else(|| DecodeError(format!("points for undefined series {id}")))?;
+                let ty = type_of(id)
+                    .ok_or_else(|| DecodeError(format!("points for undefined series {id}")))?;
                 let n = r.count()?;
                 let mut points = Vec::with_capacity(n.min(1 << 16));
                 for _ in 0..n {

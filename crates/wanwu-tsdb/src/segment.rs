@@ -35,7 +35,10 @@ pub(crate) struct PartitionKey {
 
 impl PartitionKey {
     pub(crate) fn dir(&self, data_dir: &Path) -> PathBuf {
-        data_dir.join(format!("t{}", hex(&self.tenant))).join(format!("g{}", hex(&self.group))).join(format!("p{}", self.start))
+        data_dir
+            .join(format!("t{}", hex(&self.tenant)))
+            .join(format!("g{}", hex(&self.group)))
+            .join(format!("p{}", self.start))
     }
 
     fn parse(dir: &Path, data_dir: &Path) -> Option<Self> {
@@ -44,7 +47,11 @@ impl PartitionKey {
         let tenant = unhex(parts.next()??.strip_prefix('t')?)?;
         let group = unhex(parts.next()??.strip_prefix('g')?)?;
         let start = parts.next()??.strip_prefix('p')?.parse().ok()?;
-        Some(Self { tenant, group, start })
+        Some(Self {
+            tenant,
+            group,
+            start,
+        })
     }
 }
 
@@ -56,7 +63,10 @@ fn unhex(s: &str) -> Option<String> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
-    let bytes = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect::<Option<Vec<u8>>>()?;
+    let bytes = (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
     String::from_utf8(bytes).ok()
 }
 
@@ -151,7 +161,9 @@ impl Segment {
 
         let dir = partition.dir(data_dir);
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let path = dir.join(format!("seg-{gen_lo:016x}-{gen_hi:016x}-{tomb_seq:016x}.blk"));
+        let path = dir.join(format!(
+            "seg-{gen_lo:016x}-{gen_hi:016x}-{tomb_seq:016x}.blk"
+        ));
         write_atomic(&path, &bytes, fault)?;
         Ok(Segment {
             path,
@@ -169,34 +181,56 @@ impl Segment {
     /// Loads a segment's index from `path` (inside `data_dir`'s partition tree).
     pub(crate) fn load(data_dir: &Path, path: &Path) -> Result<Segment> {
         let corrupt = |reason: String| Error::corrupt(path, reason);
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         let gens: Vec<u64> = name
             .strip_prefix("seg-")
             .and_then(|n| n.strip_suffix(".blk"))
-            .map(|n| n.split('-').filter_map(|h| u64::from_str_radix(h, 16).ok()).collect())
+            .map(|n| {
+                n.split('-')
+                    .filter_map(|h| u64::from_str_radix(h, 16).ok())
+                    .collect()
+            })
             .unwrap_or_default();
-        let [gen_lo, gen_hi, tomb_seq] = gens[..] else { return Err(corrupt(format!("unexpected segment file name {name}"))) };
-        let partition = path.parent().and_then(|d| PartitionKey::parse(d, data_dir)).ok_or_else(|| corrupt("not inside a partition directory".into()))?;
+        let [gen_lo, gen_hi, tomb_seq] = gens[..] else {
+            return Err(corrupt(format!("unexpected segment file name {name}")));
+        };
+        let partition = path
+            .parent()
+            .and_then(|d| PartitionKey::parse(d, data_dir))
+            .ok_or_else(|| corrupt("not inside a partition directory".into()))?;
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if size < (MAGIC.len() + FOOTER_LEN) as u64 {
             return Err(corrupt(format!("file of {size} bytes is too short")));
         }
         let mut footer = [0u8; FOOTER_LEN];
-        file.read_exact_at(&mut footer, size - FOOTER_LEN as u64).map_err(|e| Error::io(path, e))?;
+        file.read_exact_at(&mut footer, size - FOOTER_LEN as u64)
+            .map_err(|e| Error::io(path, e))?;
         let mut r = Reader::new(&footer);
         let (index_offset, index_len, index_crc) = (r.u64(), r.u32(), r.u32());
-        let (index_offset, index_len, index_crc) = (index_offset.map_err(|e| corrupt(e.0))?, index_len.map_err(|e| corrupt(e.0))?, index_crc.map_err(|e| corrupt(e.0))?);
-        if &footer[16..] != MAGIC || index_offset + u64::from(index_len) + FOOTER_LEN as u64 != size {
+        let (index_offset, index_len, index_crc) = (
+            index_offset.map_err(|e| corrupt(e.0))?,
+            index_len.map_err(|e| corrupt(e.0))?,
+            index_crc.map_err(|e| corrupt(e.0))?,
+        );
+        if &footer[16..] != MAGIC || index_offset + u64::from(index_len) + FOOTER_LEN as u64 != size
+        {
             return Err(corrupt("bad footer".into()));
         }
         let mut index = vec![0u8; index_len as usize];
-        file.read_exact_at(&mut index, index_offset).map_err(|e| Error::io(path, e))?;
+        file.read_exact_at(&mut index, index_offset)
+            .map_err(|e| Error::io(path, e))?;
         if crc32c::crc32c(&index) != index_crc {
             return Err(corrupt("index checksum mismatch".into()));
         }
         let blocks = decode_index(&index).map_err(|e| corrupt(e.0))?;
-        if blocks.iter().any(|b| b.offset + u64::from(b.len) > index_offset) {
+        if blocks
+            .iter()
+            .any(|b| b.offset + u64::from(b.len) > index_offset)
+        {
             return Err(corrupt("block outside the data area".into()));
         }
         Ok(Segment {
@@ -229,13 +263,20 @@ impl Segment {
             }
         };
         let mut bytes = vec![0u8; meta.len as usize];
-        file.read_exact_at(&mut bytes, meta.offset).map_err(|e| Error::io(&self.path, e))?;
+        file.read_exact_at(&mut bytes, meta.offset)
+            .map_err(|e| Error::io(&self.path, e))?;
         if crc32c::crc32c(&bytes) != meta.crc {
-            return Err(Error::corrupt(&self.path, format!("block checksum mismatch at offset {}", meta.offset)));
+            return Err(Error::corrupt(
+                &self.path,
+                format!("block checksum mismatch at offset {}", meta.offset),
+            ));
         }
         let run = decode_block(&bytes, meta.ty).map_err(|e| Error::corrupt(&self.path, e.0))?;
         if run.ts.first() != Some(&meta.min_ts) || run.ts.last() != Some(&meta.max_ts) {
-            return Err(Error::corrupt(&self.path, "block does not match its index entry"));
+            return Err(Error::corrupt(
+                &self.path,
+                "block does not match its index entry",
+            ));
         }
         Ok(run)
     }
@@ -251,7 +292,8 @@ impl Segment {
         !std::ptr::eq(self, other)
             && other.gen_lo <= self.gen_lo
             && self.gen_hi <= other.gen_hi
-            && (other.gen_lo, other.gen_hi, other.tomb_seq) != (self.gen_lo, self.gen_hi, self.tomb_seq)
+            && (other.gen_lo, other.gen_hi, other.tomb_seq)
+                != (self.gen_lo, self.gen_hi, self.tomb_seq)
             && other.tomb_seq >= self.tomb_seq
     }
 }
@@ -285,9 +327,11 @@ fn decode_index(bytes: &[u8]) -> DecodeResult<Vec<BlockMeta>> {
     let n = r.count()?;
     let mut blocks = Vec::with_capacity(n.min(1 << 20));
     for _ in 0..n {
-        let series = SeriesId::try_from(r.varint()?).map_err(|_| DecodeError("series id out of range".into()))?;
+        let series = SeriesId::try_from(r.varint()?)
+            .map_err(|_| DecodeError("series id out of range".into()))?;
         let code = r.u8()?;
-        let ty = ValueType::from_code(code).ok_or_else(|| DecodeError(format!("unknown value type {code}")))?;
+        let ty = ValueType::from_code(code)
+            .ok_or_else(|| DecodeError(format!("unknown value type {code}")))?;
         let min_ts = r.i64()?;
         let max_ts = r.i64()?;
         let offset = r.varint()?;
@@ -297,7 +341,23 @@ fn decode_index(bytes: &[u8]) -> DecodeResult<Vec<BlockMeta>> {
         let (sum, min, max) = (r.f64()?, r.f64()?, r.f64()?);
         let first = Some((r.i64()?, read_value(&mut r, ty)?));
         let last = Some((r.i64()?, read_value(&mut r, ty)?));
-        blocks.push(BlockMeta { series, ty, min_ts, max_ts, offset, len, crc, summary: Summary { count, sum, min, max, first, last } });
+        blocks.push(BlockMeta {
+            series,
+            ty,
+            min_ts,
+            max_ts,
+            offset,
+            len,
+            crc,
+            summary: Summary {
+                count,
+                sum,
+                min,
+                max,
+                first,
+                last,
+            },
+        });
     }
     if !r.is_empty() {
         return Err(DecodeError("trailing bytes after index".into()));
@@ -336,7 +396,11 @@ pub(crate) fn scan(data_dir: &Path) -> Result<Vec<Segment>> {
     }
     let superseded: Vec<bool> = segments
         .iter()
-        .map(|s| segments.iter().any(|o| o.partition == s.partition && s.is_superseded_by(o)))
+        .map(|s| {
+            segments
+                .iter()
+                .any(|o| o.partition == s.partition && s.is_superseded_by(o))
+        })
         .collect();
     let mut live = Vec::with_capacity(segments.len());
     for (segment, superseded) in segments.into_iter().zip(superseded) {

@@ -42,15 +42,22 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, State> {
-        self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn write(&self) -> RwLockWriteGuard<'_, State> {
-        self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn retention(&self) -> Retention {
-        self.retention.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.retention
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Wakes the background thread.
@@ -60,7 +67,14 @@ impl Shared {
     }
 
     /// Waits up to `timeout` for a signal change.
-    pub(crate) fn wait<'a>(&self, guard: MutexGuard<'a, Signal>, timeout: Duration) -> MutexGuard<'a, Signal> {
-        self.cond.wait_timeout(guard, timeout).unwrap_or_else(std::sync::PoisonError::into_inner).0
+    pub(crate) fn wait<'a>(
+        &self,
+        guard: MutexGuard<'a, Signal>,
+        timeout: Duration,
+    ) -> MutexGuard<'a, Signal> {
+        self.cond
+            .wait_timeout(guard, timeout)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0
     }
 }

@@ -58,8 +58,16 @@ impl State {
     pub(crate) fn define(&mut self, def: SeriesDef, may_have_data: bool) {
         debug_assert_eq!(def.id as usize, self.series.len());
         self.by_key.insert(def.key.clone(), def.id);
-        let latest = if may_have_data { Latest::Unknown } else { Latest::Known(None) };
-        self.series.push(SeriesEntry { def: Arc::new(def), latest, version: 0 });
+        let latest = if may_have_data {
+            Latest::Unknown
+        } else {
+            Latest::Known(None)
+        };
+        self.series.push(SeriesEntry {
+            def: Arc::new(def),
+            latest,
+            version: 0,
+        });
     }
 
     /// Records that `(ts, value)` was written to series `id`.
@@ -69,7 +77,10 @@ impl State {
         if let Latest::Known(latest) = &mut entry.latest
             && latest.as_ref().is_none_or(|p| ts >= p.ts)
         {
-            *latest = Some(Point { ts, value: value.clone() });
+            *latest = Some(Point {
+                ts,
+                value: value.clone(),
+            });
         }
     }
 
@@ -92,15 +103,37 @@ impl State {
     }
 
     pub(crate) fn add_segment(&mut self, segment: Arc<Segment>) {
-        let PartitionKey { tenant, group, start } = segment.partition.clone();
+        let PartitionKey {
+            tenant,
+            group,
+            start,
+        } = segment.partition.clone();
         self.next_gen = self.next_gen.max(segment.gen_hi + 1);
-        self.partitions.entry((tenant, group)).or_default().entry(start).or_default().push(segment);
+        self.partitions
+            .entry((tenant, group))
+            .or_default()
+            .entry(start)
+            .or_default()
+            .push(segment);
     }
 
     /// Segments of series `def` in partitions that may hold points in `[from, to]`.
-    pub(crate) fn segments_for(&self, def: &SeriesDef, from: i64, to: i64, partition_ms: i64) -> Vec<Arc<Segment>> {
-        let Some(map) = self.partitions.get(&(def.key.tenant.clone(), def.group.clone())) else { return Vec::new() };
+    pub(crate) fn segments_for(
+        &self,
+        def: &SeriesDef,
+        from: i64,
+        to: i64,
+        partition_ms: i64,
+    ) -> Vec<Arc<Segment>> {
+        let Some(map) = self
+            .partitions
+            .get(&(def.key.tenant.clone(), def.group.clone()))
+        else {
+            return Vec::new();
+        };
         let first = from.div_euclid(partition_ms).saturating_mul(partition_ms);
-        map.range(first..=to).flat_map(|(_, segs)| segs.iter().cloned()).collect()
+        map.range(first..=to)
+            .flat_map(|(_, segs)| segs.iter().cloned())
+            .collect()
     }
 }

@@ -15,8 +15,16 @@ pub struct SeriesKey {
 
 impl SeriesKey {
     /// Builds a series key.
-    pub fn new(tenant: impl Into<String>, device: impl Into<String>, key: impl Into<String>) -> Self {
-        Self { tenant: tenant.into(), device: device.into(), key: key.into() }
+    pub fn new(
+        tenant: impl Into<String>,
+        device: impl Into<String>,
+        key: impl Into<String>,
+    ) -> Self {
+        Self {
+            tenant: tenant.into(),
+            device: device.into(),
+            key: key.into(),
+        }
     }
 }
 
@@ -181,7 +189,8 @@ impl Batch {
             points.push(Point { ts, value });
             return;
         }
-        self.entries.push((series.clone(), vec![Point { ts, value }]));
+        self.entries
+            .push((series.clone(), vec![Point { ts, value }]));
     }
 
     /// Adds many points of one series.

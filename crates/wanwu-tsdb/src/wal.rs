@@ -73,7 +73,12 @@ impl WalWriter {
     /// Starts a new segment `id` in `dir`.
     pub(crate) fn create(dir: &Path, id: u64, fault: Option<WriteFault>) -> Result<Self> {
         let current = Arc::new(open_segment(dir, id)?);
-        Ok(Self { dir: dir.to_owned(), current, len: 0, fault })
+        Ok(Self {
+            dir: dir.to_owned(),
+            current,
+            len: 0,
+            fault,
+        })
     }
 
     pub(crate) fn segment(&self) -> &Arc<WalSegment> {
@@ -126,9 +131,18 @@ impl WalWriter {
 
 fn open_segment(dir: &Path, id: u64) -> Result<WalSegment> {
     let path = segment_path(dir, id);
-    let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| Error::io(&path, e))?;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
     sync_dir(dir)?;
-    Ok(WalSegment { id, path, file, dirty: AtomicBool::new(false) })
+    Ok(WalSegment {
+        id,
+        path,
+        file,
+        dirty: AtomicBool::new(false),
+    })
 }
 
 /// Ids of the segments in `dir`, ascending.
@@ -137,7 +151,11 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>> {
     for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let name = entry.file_name();
-        if let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".wal")).and_then(|h| u64::from_str_radix(h, 16).ok()) {
+        if let Some(id) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".wal"))
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+        {
             ids.push(id);
         }
     }
@@ -147,7 +165,11 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>> {
 
 /// Replays segments `ids` in order, handing each intact record's payload to `apply`. A record
 /// that `apply` rejects counts as damage like a bad checksum does.
-pub(crate) fn replay(dir: &Path, ids: &[u64], mut apply: impl FnMut(&[u8]) -> Result<(), String>) -> Result<RecoveryReport> {
+pub(crate) fn replay(
+    dir: &Path,
+    ids: &[u64],
+    mut apply: impl FnMut(&[u8]) -> Result<(), String>,
+) -> Result<RecoveryReport> {
     let mut report = RecoveryReport::default();
     for &id in ids {
         let path = segment_path(dir, id);
@@ -158,7 +180,10 @@ pub(crate) fn replay(dir: &Path, ids: &[u64], mut apply: impl FnMut(&[u8]) -> Re
         let mut offset = 0usize;
         for payload in frames.payloads {
             if let Err(reason) = apply(payload) {
-                damage = Some((offset, format!("undecodable record at offset {offset}: {reason}")));
+                damage = Some((
+                    offset,
+                    format!("undecodable record at offset {offset}: {reason}"),
+                ));
                 break;
             }
             offset += payload.len() + 8;

@@ -13,7 +13,9 @@ use crate::bytes::{MAX_FRAME_LEN, put_frame};
 use crate::error::{Error, Result};
 use crate::head::SeriesId;
 use crate::options::FsyncPolicy;
-use crate::record::{SeriesDef, Tombstone, begin_points, encode_define, encode_delete, put_series_points};
+use crate::record::{
+    SeriesDef, Tombstone, begin_points, encode_define, encode_delete, put_series_points,
+};
 use crate::shared::{Shared, lock};
 use crate::state::{Frozen, State};
 use crate::types::{Batch, SeriesKey};
@@ -25,10 +27,20 @@ const MAX_GROUP: usize = 256;
 pub(crate) type Reply = oneshot::Sender<Result<()>>;
 
 pub(crate) enum Request {
-    Write { batch: Batch, reply: Reply },
-    Delete { series: SeriesKey, from: i64, to: i64, reply: Reply },
+    Write {
+        batch: Batch,
+        reply: Reply,
+    },
+    Delete {
+        series: SeriesKey,
+        from: i64,
+        to: i64,
+        reply: Reply,
+    },
     /// Freeze the head so that it gets flushed.
-    Freeze { reply: Reply },
+    Freeze {
+        reply: Reply,
+    },
 }
 
 pub(crate) fn run(shared: Arc<Shared>, mut wal: WalWriter, mut rx: mpsc::Receiver<Request>) {
@@ -44,7 +56,12 @@ pub(crate) fn run(shared: Arc<Shared>, mut wal: WalWriter, mut rx: mpsc::Receive
         for request in group {
             match request {
                 Request::Write { batch, reply } => writes.push((batch, reply)),
-                Request::Delete { series, from, to, reply } => {
+                Request::Delete {
+                    series,
+                    from,
+                    to,
+                    reply,
+                } => {
                     commit_writes(&shared, &mut wal, mem::take(&mut writes));
                     let _ = reply.send(delete(&shared, &mut wal, &series, from, to));
                 }
@@ -87,7 +104,12 @@ fn commit_writes(shared: &Shared, wal: &mut WalWriter, writes: Vec<(Batch, Reply
     let mut accepted = Vec::with_capacity(writes.len());
     {
         let state = shared.read();
-        let mut resolver = Resolver { state: &state, shared, new_defs: &mut new_defs, new_index: HashMap::new() };
+        let mut resolver = Resolver {
+            state: &state,
+            shared,
+            new_defs: &mut new_defs,
+            new_index: HashMap::new(),
+        };
         let mut payload = Vec::new();
         for (batch, reply) in writes {
             let defs_before = resolver.new_defs.len();
@@ -104,7 +126,10 @@ fn commit_writes(shared: &Shared, wal: &mut WalWriter, writes: Vec<(Batch, Reply
                     put_series_points(&mut payload, id, points.iter().map(|p| (p.ts, &p.value)));
                 }
                 if payload.len() > MAX_FRAME_LEN {
-                    return Err(Error::BatchTooLarge { bytes: payload.len(), max: MAX_FRAME_LEN });
+                    return Err(Error::BatchTooLarge {
+                        bytes: payload.len(),
+                        max: MAX_FRAME_LEN,
+                    });
                 }
                 put_frame(&mut bytes, &payload);
                 Ok(ids)
@@ -114,7 +139,8 @@ fn commit_writes(shared: &Shared, wal: &mut WalWriter, writes: Vec<(Batch, Reply
                 Err(e) => {
                     resolver.forget_since(defs_before);
                     bytes.truncate(bytes_before);
-                    metrics::counter!("wanwu_tsdb_writes_rejected_total", "reason" => "invalid").increment(1);
+                    metrics::counter!("wanwu_tsdb_writes_rejected_total", "reason" => "invalid")
+                        .increment(1);
                     let _ = reply.send(Err(e));
                 }
             }
@@ -128,8 +154,13 @@ fn commit_writes(shared: &Shared, wal: &mut WalWriter, writes: Vec<(Batch, Reply
         _ => Ok(()),
     });
     if let Err(e) = durable {
-        let reason = if matches!(e, Error::DiskFull(_)) { "disk_full" } else { "io" };
-        metrics::counter!("wanwu_tsdb_writes_rejected_total", "reason" => reason).increment(accepted.len() as u64);
+        let reason = if matches!(e, Error::DiskFull(_)) {
+            "disk_full"
+        } else {
+            "io"
+        };
+        metrics::counter!("wanwu_tsdb_writes_rejected_total", "reason" => reason)
+            .increment(accepted.len() as u64);
         tracing::warn!(error = %e, "write rejected");
         for a in accepted {
             let _ = a.reply.send(Err(replicate(&e)));
@@ -161,7 +192,9 @@ fn apply_points(state: &mut State, id: SeriesId, points: Vec<crate::types::Point
         state.note_write(id, newest.ts, &newest.value);
     }
     let ty = state.series[id as usize].def.ty;
-    state.head.append(id, ty, points.into_iter().map(|p| (p.ts, p.value)));
+    state
+        .head
+        .append(id, ty, points.into_iter().map(|p| (p.ts, p.value)));
 }
 
 /// Finds or assigns series ids for a batch and checks value types.
@@ -185,15 +218,31 @@ impl Resolver<'_> {
             } else if let Some(&i) = self.new_index.get(key) {
                 (self.new_defs[i].id, self.new_defs[i].ty)
             } else {
-                let id = SeriesId::try_from(self.state.series.len() + self.new_defs.len()).map_err(|_| Error::TooManySeries)?;
+                let id = SeriesId::try_from(self.state.series.len() + self.new_defs.len())
+                    .map_err(|_| Error::TooManySeries)?;
                 let ty = first.value.value_type();
-                let group = self.shared.opts.series_group.as_ref().and_then(|f| f(key)).unwrap_or_default();
+                let group = self
+                    .shared
+                    .opts
+                    .series_group
+                    .as_ref()
+                    .and_then(|f| f(key))
+                    .unwrap_or_default();
                 self.new_index.insert(key.clone(), self.new_defs.len());
-                self.new_defs.push(SeriesDef { id, ty, group, key: key.clone() });
+                self.new_defs.push(SeriesDef {
+                    id,
+                    ty,
+                    group,
+                    key: key.clone(),
+                });
                 (id, ty)
             };
             if let Some(bad) = points.iter().find(|p| p.value.value_type() != ty) {
-                return Err(Error::TypeMismatch { series: key.to_string(), expected: ty, got: bad.value.value_type() });
+                return Err(Error::TypeMismatch {
+                    series: key.to_string(),
+                    expected: ty,
+                    got: bad.value.value_type(),
+                });
             }
             ids.push(id);
         }
@@ -225,11 +274,25 @@ fn wait_for_flush_room(shared: &Shared) -> Result<()> {
     }
 }
 
-fn delete(shared: &Shared, wal: &mut WalWriter, series: &SeriesKey, from: i64, to: i64) -> Result<()> {
+fn delete(
+    shared: &Shared,
+    wal: &mut WalWriter,
+    series: &SeriesKey,
+    from: i64,
+    to: i64,
+) -> Result<()> {
     let tombstone = {
         let state = shared.read();
-        let Some(&id) = state.by_key.get(series) else { return Ok(()) };
-        Tombstone { seq: state.next_tomb_seq, series: id, from, to, gen_limit: state.next_gen }
+        let Some(&id) = state.by_key.get(series) else {
+            return Ok(());
+        };
+        Tombstone {
+            seq: state.next_tomb_seq,
+            series: id,
+            from,
+            to,
+            gen_limit: state.next_gen,
+        }
     };
     let mut payload = Vec::new();
     encode_delete(&mut payload, &tombstone);
@@ -248,7 +311,8 @@ fn delete(shared: &Shared, wal: &mut WalWriter, series: &SeriesKey, from: i64, t
 fn freeze(shared: &Shared, wal: &mut WalWriter, force: bool) -> Result<()> {
     {
         let state = shared.read();
-        let full = state.head.points >= shared.opts.head_max_points || wal.len() >= shared.opts.wal_max_bytes;
+        let full = state.head.points >= shared.opts.head_max_points
+            || wal.len() >= shared.opts.wal_max_bytes;
         if state.head.is_empty() || !(force || full) {
             return Ok(());
         }
@@ -259,7 +323,11 @@ fn freeze(shared: &Shared, wal: &mut WalWriter, force: bool) -> Result<()> {
     let generation = state.next_gen;
     state.next_gen += 1;
     let head = mem::take(&mut state.head);
-    state.frozen.push(Frozen { generation, head: Arc::new(head), wal_boundary: boundary });
+    state.frozen.push(Frozen {
+        generation,
+        head: Arc::new(head),
+        wal_boundary: boundary,
+    });
     drop(state);
     shared.wake();
     Ok(())
@@ -269,8 +337,14 @@ fn freeze(shared: &Shared, wal: &mut WalWriter, force: bool) -> Result<()> {
 fn replicate(e: &Error) -> Error {
     match e {
         Error::DiskFull(io) => Error::DiskFull(std::io::Error::new(io.kind(), io.to_string())),
-        Error::Io { path, source } => Error::Io { path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) },
+        Error::Io { path, source } => Error::Io {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
         Error::FlushFailed => Error::FlushFailed,
-        other => Error::Io { path: Default::default(), source: std::io::Error::other(other.to_string()) },
+        other => Error::Io {
+            path: Default::default(),
+            source: std::io::Error::other(other.to_string()),
+        },
     }
 }
