@@ -39,6 +39,7 @@ mod maintenance;
 mod options;
 mod query;
 mod record;
+mod rollup;
 mod segment;
 mod shared;
 mod state;

@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::head::SeriesId;
 use crate::interval::Buckets;
 use crate::record::Tombstone;
+use crate::rollup;
 use crate::segment::{BlockMeta, Segment};
 use crate::state::State;
 use crate::types::{Order, Point, ValueType};
@@ -62,14 +63,18 @@ struct Cluster {
 }
 
 impl Cluster {
-    /// The stored summary when the cluster is one untouched block (no decoding needed).
-    fn summary(&self, tombstones: &[Tombstone]) -> Option<&Summary> {
+    /// The block when the cluster is one block untouched by tombstones: its stored summary
+    /// and rollups describe exactly the cluster's points.
+    fn untouched_block(&self, tombstones: &[Tombstone]) -> Option<&BlockMeta> {
         match &self.pieces[..] {
-            [piece] if !tombstones.iter().any(|t| piece.hit_by(t)) => {
-                piece.block().map(|b| &b.summary)
-            }
+            [piece] if !tombstones.iter().any(|t| piece.hit_by(t)) => piece.block(),
             _ => None,
         }
+    }
+
+    /// The stored summary when the cluster is one untouched block (no decoding needed).
+    fn summary(&self, tombstones: &[Tombstone]) -> Option<&Summary> {
+        self.untouched_block(tombstones).map(|b| &b.summary)
     }
 
     /// Decodes and merges the pieces: newer generations win on equal timestamps.
@@ -198,6 +203,12 @@ impl SeriesView {
                     continue;
                 }
             }
+            if numbers_or_count(agg)
+                && let Some(block) = cluster.untouched_block(&self.tombstones)
+                && add_rollups(block, from, to, buckets, acc)
+            {
+                continue;
+            }
             let run = cluster.decode(self.ty, &self.tombstones)?;
             let range = run.range_indices(from, to);
             let mut i = range.start;
@@ -227,6 +238,48 @@ impl SeriesView {
         }
         Ok(None)
     }
+}
+
+fn numbers_or_count(agg: Agg) -> bool {
+    !matches!(agg, Agg::First | Agg::Last)
+}
+
+/// Adds a block's hourly rollups when each hour lies within `[from, to]` and within one
+/// bucket; returns false (adding nothing) otherwise.
+fn add_rollups(
+    block: &BlockMeta,
+    from: i64,
+    to: i64,
+    buckets: &Buckets,
+    acc: &mut [Summary],
+) -> bool {
+    if block.rollup.is_empty() {
+        return false;
+    }
+    let Ok(hours) = rollup::decode(&block.rollup, block.min_ts) else {
+        return false;
+    };
+    let mut targets = Vec::with_capacity(hours.len());
+    for h in &hours {
+        let lo = h.start.max(block.min_ts);
+        let hi = (h.start + rollup::HOUR - 1).min(block.max_ts);
+        let k = buckets.index_of(lo);
+        if lo < from || hi > to || k.is_none() || k != buckets.index_of(hi) {
+            return false;
+        }
+        targets.push(k.expect("checked"));
+    }
+    for (h, k) in hours.into_iter().zip(targets) {
+        acc[k].merge(&Summary {
+            count: h.count,
+            sum: h.sum,
+            min: h.min,
+            max: h.max,
+            first: None,
+            last: None,
+        });
+    }
+    true
 }
 
 fn clusters(mut pieces: Vec<Piece>) -> VecDeque<Cluster> {

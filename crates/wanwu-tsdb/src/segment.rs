@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::{WriteFault, write_atomic};
 use crate::head::SeriesId;
 use crate::record::{put_value, read_value};
+use crate::rollup;
 use crate::types::ValueType;
 
 const MAGIC: &[u8; 8] = b"WWTSEG01";
@@ -81,6 +82,8 @@ pub(crate) struct BlockMeta {
     pub(crate) len: u32,
     pub(crate) crc: u32,
     pub(crate) summary: Summary,
+    /// Hourly rollups (see [`crate::rollup`]), empty when the block has none.
+    pub(crate) rollup: Box<[u8]>,
 }
 
 /// A segment file, loaded index and lazily opened file.
@@ -145,6 +148,7 @@ impl Segment {
                     len: block.len() as u32,
                     crc: crc32c::crc32c(&block),
                     summary: Summary::of(s.run, start..end),
+                    rollup: rollup::encode(s.run, start..end).into_boxed_slice(),
                 });
                 bytes.extend_from_slice(&block);
                 start = end;
@@ -318,6 +322,8 @@ fn encode_index(blocks: &[BlockMeta]) -> Vec<u8> {
             out.extend_from_slice(&ts.to_le_bytes());
             put_value(&mut out, value);
         }
+        put_varint(&mut out, b.rollup.len() as u64);
+        out.extend_from_slice(&b.rollup);
     }
     out
 }
@@ -341,6 +347,7 @@ fn decode_index(bytes: &[u8]) -> DecodeResult<Vec<BlockMeta>> {
         let (sum, min, max) = (r.f64()?, r.f64()?, r.f64()?);
         let first = Some((r.i64()?, read_value(&mut r, ty)?));
         let last = Some((r.i64()?, read_value(&mut r, ty)?));
+        let rollup = r.section()?.into();
         blocks.push(BlockMeta {
             series,
             ty,
@@ -357,6 +364,7 @@ fn decode_index(bytes: &[u8]) -> DecodeResult<Vec<BlockMeta>> {
                 first,
                 last,
             },
+            rollup,
         });
     }
     if !r.is_empty() {

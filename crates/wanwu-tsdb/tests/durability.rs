@@ -12,18 +12,26 @@ use common::{all_points, series, small_options, write_points};
 use wanwu_tsdb::{Engine, Error, FsyncPolicy, Options, Value};
 
 fn wal_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("wal")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     files
 }
 
 /// One point per batch (one log record each), head never flushed.
 async fn write_hundred(dir: &Path) {
-    let opts = Options { head_max_points: 1_000_000, ..small_options() };
+    let opts = Options {
+        head_max_points: 1_000_000,
+        ..small_options()
+    };
     let engine = Engine::open(dir, opts).await.unwrap();
     let key = series("d", "k");
     for i in 0..100 {
-        write_points(&engine, &key, &[(i, Value::I64(i))]).await.unwrap();
+        write_points(&engine, &key, &[(i, Value::I64(i))])
+            .await
+            .unwrap();
     }
     drop(engine);
 }
@@ -36,9 +44,17 @@ async fn reopen_and_check_prefix(dir: &Path) -> (usize, Engine) {
     let points = all_points(&engine, &series("d", "k"));
     let n = points.len();
     assert!(n < 100, "damage must cost the damaged record");
-    assert_eq!(report.records, n + 1, "a define record plus one record per surviving batch");
+    assert_eq!(
+        report.records,
+        n + 1,
+        "a define record plus one record per surviving batch"
+    );
     for (i, p) in points.iter().enumerate() {
-        assert_eq!((p.ts, &p.value), (i as i64, &Value::I64(i as i64)), "recovered data is the exact prefix");
+        assert_eq!(
+            (p.ts, &p.value),
+            (i as i64, &Value::I64(i as i64)),
+            "recovered data is the exact prefix"
+        );
     }
     (n, engine)
 }
@@ -49,12 +65,19 @@ async fn truncated_log_tail_recovers_prefix_and_keeps_running() {
     write_hundred(dir.path()).await;
     let wal = wal_files(dir.path()).pop().unwrap();
     let len = std::fs::metadata(&wal).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&wal).unwrap().set_len(len * 2 / 3 + 3).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .unwrap()
+        .set_len(len * 2 / 3 + 3)
+        .unwrap();
 
     let (n, engine) = reopen_and_check_prefix(dir.path()).await;
     assert!(n > 50);
     // The engine keeps working: new writes are durable across another restart.
-    write_points(&engine, &series("d", "k"), &[(1_000, Value::I64(7))]).await.unwrap();
+    write_points(&engine, &series("d", "k"), &[(1_000, Value::I64(7))])
+        .await
+        .unwrap();
     drop(engine);
     let engine = Engine::open(dir.path(), small_options()).await.unwrap();
     let points = all_points(&engine, &series("d", "k"));
@@ -87,7 +110,9 @@ async fn dropped_engine_loses_no_acknowledged_write() {
     let key = series("d", "k");
     let engine = Engine::open(dir.path(), small_options()).await.unwrap();
     for i in 0..200 {
-        write_points(&engine, &key, &[(i * 7 % 3000, Value::F64(i as f64))]).await.unwrap();
+        write_points(&engine, &key, &[(i * 7 % 3000, Value::F64(i as f64))])
+            .await
+            .unwrap();
     }
     let before = all_points(&engine, &key);
     drop(engine);
@@ -100,7 +125,10 @@ async fn dropped_engine_loses_no_acknowledged_write() {
 async fn a_second_engine_on_the_same_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let _engine = Engine::open(dir.path(), small_options()).await.unwrap();
-    assert!(matches!(Engine::open(dir.path(), small_options()).await, Err(Error::Locked(_))));
+    assert!(matches!(
+        Engine::open(dir.path(), small_options()).await,
+        Err(Error::Locked(_))
+    ));
 }
 
 #[tokio::test]
@@ -110,31 +138,58 @@ async fn full_disk_rejects_writes_keeps_data_and_recovers() {
     let fault_flag = full.clone();
     let opts = Options {
         write_fault: Some(Arc::new(move |_: &Path| {
-            if fault_flag.load(Ordering::SeqCst) { Err(std::io::ErrorKind::StorageFull.into()) } else { Ok(()) }
+            if fault_flag.load(Ordering::SeqCst) {
+                Err(std::io::ErrorKind::StorageFull.into())
+            } else {
+                Ok(())
+            }
         })),
         ..small_options()
     };
     let key = series("d", "k");
     let engine = Engine::open(dir.path(), opts.clone()).await.unwrap();
-    write_points(&engine, &key, &[(1, Value::F64(1.0)), (2, Value::F64(2.0))]).await.unwrap();
+    write_points(&engine, &key, &[(1, Value::F64(1.0)), (2, Value::F64(2.0))])
+        .await
+        .unwrap();
     engine.flush().await.unwrap();
-    write_points(&engine, &key, &[(3, Value::F64(3.0))]).await.unwrap();
+    write_points(&engine, &key, &[(3, Value::F64(3.0))])
+        .await
+        .unwrap();
 
     full.store(true, Ordering::SeqCst);
-    let err = write_points(&engine, &key, &[(4, Value::F64(4.0))]).await.unwrap_err();
+    let err = write_points(&engine, &key, &[(4, Value::F64(4.0))])
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::DiskFull(_)), "{err}");
     let new_series = series("d", "new");
-    assert!(matches!(write_points(&engine, &new_series, &[(4, Value::F64(4.0))]).await, Err(Error::DiskFull(_))));
-    assert_eq!(engine.series_type(&new_series), None, "a rejected write defines no series");
+    assert!(matches!(
+        write_points(&engine, &new_series, &[(4, Value::F64(4.0))]).await,
+        Err(Error::DiskFull(_))
+    ));
+    assert_eq!(
+        engine.series_type(&new_series),
+        None,
+        "a rejected write defines no series"
+    );
     assert!(matches!(engine.flush().await, Err(Error::DiskFull(_))));
-    assert_eq!(all_points(&engine, &key).len(), 3, "data stays readable while the disk is full");
+    assert_eq!(
+        all_points(&engine, &key).len(),
+        3,
+        "data stays readable while the disk is full"
+    );
 
     full.store(false, Ordering::SeqCst);
-    write_points(&engine, &key, &[(5, Value::F64(5.0))]).await.unwrap();
+    write_points(&engine, &key, &[(5, Value::F64(5.0))])
+        .await
+        .unwrap();
     engine.flush().await.unwrap();
     drop(engine);
     let engine = Engine::open(dir.path(), opts).await.unwrap();
-    assert!(engine.recovery_report().damage.is_empty(), "the short write was cut back: {:?}", engine.recovery_report());
+    assert!(
+        engine.recovery_report().damage.is_empty(),
+        "the short write was cut back: {:?}",
+        engine.recovery_report()
+    );
     let ts: Vec<i64> = all_points(&engine, &key).iter().map(|p| p.ts).collect();
     assert_eq!(ts, vec![1, 2, 3, 5]);
 }
@@ -142,7 +197,10 @@ async fn full_disk_rejects_writes_keeps_data_and_recovers() {
 #[tokio::test]
 async fn group_commit_acknowledges_concurrent_writers() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options { fsync: FsyncPolicy::Always, ..small_options() };
+    let opts = Options {
+        fsync: FsyncPolicy::Always,
+        ..small_options()
+    };
     let engine = Engine::open(dir.path(), opts.clone()).await.unwrap();
     let tasks: Vec<_> = (0..16)
         .map(|w| {
@@ -150,7 +208,9 @@ async fn group_commit_acknowledges_concurrent_writers() {
             tokio::spawn(async move {
                 let key = series(&format!("w{w}"), "k");
                 for i in 0..20 {
-                    write_points(&engine, &key, &[(i, Value::I64(i))]).await.unwrap();
+                    write_points(&engine, &key, &[(i, Value::I64(i))])
+                        .await
+                        .unwrap();
                 }
             })
         })
@@ -161,7 +221,10 @@ async fn group_commit_acknowledges_concurrent_writers() {
     drop(engine);
     let engine = Engine::open(dir.path(), opts).await.unwrap();
     for w in 0..16 {
-        assert_eq!(all_points(&engine, &series(&format!("w{w}"), "k")).len(), 20);
+        assert_eq!(
+            all_points(&engine, &series(&format!("w{w}"), "k")).len(),
+            20
+        );
     }
 }
 
@@ -183,10 +246,20 @@ const CHILD_DIR: &str = "WANWU_TSDB_CRASH_CHILD_DIR";
 #[ignore = "run as a child process by sigkill_loses_no_acknowledged_write"]
 async fn crash_child_writer() {
     let dir = std::env::var(CHILD_DIR).expect("child mode needs its directory");
-    let engine = Engine::open(&dir, Options { fsync: FsyncPolicy::Never, ..Options::default() }).await.unwrap();
+    let engine = Engine::open(
+        &dir,
+        Options {
+            fsync: FsyncPolicy::Never,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
     let key = series("d", "k");
     for i in 0i64.. {
-        let points: Vec<(i64, Value)> = (0..100).map(|j| (i * 100 + j, Value::F64(j as f64))).collect();
+        let points: Vec<(i64, Value)> = (0..100)
+            .map(|j| (i * 100 + j, Value::F64(j as f64)))
+            .collect();
         write_points(&engine, &key, &points).await.unwrap();
         println!("{i}");
     }
@@ -196,7 +269,13 @@ async fn crash_child_writer() {
 async fn sigkill_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let child = Command::new(std::env::current_exe().unwrap())
-        .args(["crash_child_writer", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "crash_child_writer",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_DIR, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -216,7 +295,12 @@ async fn sigkill_loses_no_acknowledged_write() {
 
     let engine = Engine::open(dir.path(), Options::default()).await.unwrap();
     let points = all_points(&engine, &series("d", "k"));
-    assert!(points.len() as i64 >= (acknowledged + 1) * 100, "{} points for {} acknowledged batches", points.len(), acknowledged + 1);
+    assert!(
+        points.len() as i64 >= (acknowledged + 1) * 100,
+        "{} points for {} acknowledged batches",
+        points.len(),
+        acknowledged + 1
+    );
     for (i, p) in points.iter().enumerate() {
         assert_eq!(p.ts, i as i64);
     }

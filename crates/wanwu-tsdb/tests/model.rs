@@ -26,7 +26,11 @@ fn key(i: usize) -> SeriesKey {
 
 /// Series 0 and 1 hold floats, series 2 strings.
 fn value(i: usize, v: i64) -> Value {
-    if i == 2 { Value::Str(format!("s{}", v % 5)) } else { Value::F64(v as f64 / 2.0) }
+    if i == 2 {
+        Value::Str(format!("s{}", v % 5))
+    } else {
+        Value::F64(v as f64 / 2.0)
+    }
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -44,20 +48,43 @@ type Model = Vec<BTreeMap<i64, Value>>;
 
 fn check(engine: &Engine, model: &Model) {
     for (i, expected) in model.iter().enumerate() {
-        let got = engine.query_raw(&key(i), i64::MIN, i64::MAX, None, Order::Asc).unwrap();
-        let want: Vec<Point> = expected.iter().map(|(ts, v)| Point::new(*ts, v.clone())).collect();
+        let got = engine
+            .query_raw(&key(i), i64::MIN, i64::MAX, None, Order::Asc)
+            .unwrap();
+        let want: Vec<Point> = expected
+            .iter()
+            .map(|(ts, v)| Point::new(*ts, v.clone()))
+            .collect();
         assert_eq!(got, want, "series {i}");
-        let desc = engine.query_raw(&key(i), 1_000, 4_000, Some(3), Order::Desc).unwrap();
-        let want_desc: Vec<Point> = expected.range(1_000..=4_000).rev().take(3).map(|(ts, v)| Point::new(*ts, v.clone())).collect();
+        let desc = engine
+            .query_raw(&key(i), 1_000, 4_000, Some(3), Order::Desc)
+            .unwrap();
+        let want_desc: Vec<Point> = expected
+            .range(1_000..=4_000)
+            .rev()
+            .take(3)
+            .map(|(ts, v)| Point::new(*ts, v.clone()))
+            .collect();
         assert_eq!(desc, want_desc, "series {i} desc");
         let latest = engine.latest(&key(i)).unwrap();
-        assert_eq!(latest, expected.iter().next_back().map(|(ts, v)| Point::new(*ts, v.clone())), "latest {i}");
+        assert_eq!(
+            latest,
+            expected
+                .iter()
+                .next_back()
+                .map(|(ts, v)| Point::new(*ts, v.clone())),
+            "latest {i}"
+        );
     }
     // Per-second sums and counts of the float series pooled, against the model.
     let floats = [key(0), key(1)];
     let interval = Interval::Seconds(1);
-    let sums = engine.query_agg_many(&floats, 0, 5_999, interval, Agg::Sum, &TimeZone::UTC).unwrap();
-    let counts = engine.query_agg_many(&floats, 0, 5_999, interval, Agg::Count, &TimeZone::UTC).unwrap();
+    let sums = engine
+        .query_agg_many(&floats, 0, 5_999, interval, Agg::Sum, &TimeZone::UTC)
+        .unwrap();
+    let counts = engine
+        .query_agg_many(&floats, 0, 5_999, interval, Agg::Count, &TimeZone::UTC)
+        .unwrap();
     let mut want: BTreeMap<i64, (f64, i64)> = BTreeMap::new();
     for m in &model[..2] {
         for (ts, v) in m.range(0..6_000) {
@@ -71,7 +98,9 @@ fn check(engine: &Engine, model: &Model) {
         .zip(&counts)
         .map(|(s, c)| {
             assert_eq!(s.start, c.start);
-            let Value::I64(n) = c.value else { panic!("count is an integer") };
+            let Value::I64(n) = c.value else {
+                panic!("count is an integer")
+            };
             (s.start, s.value.as_f64().unwrap(), n)
         })
         .collect();
@@ -109,7 +138,11 @@ async fn run(ops: Vec<Op>) {
                     drop(engine);
                 }
                 engine = Engine::open(dir.path(), small_options()).await.unwrap();
-                assert!(engine.recovery_report().damage.is_empty(), "{:?}", engine.recovery_report());
+                assert!(
+                    engine.recovery_report().damage.is_empty(),
+                    "{:?}",
+                    engine.recovery_report()
+                );
             }
         }
         check(&engine, &model);

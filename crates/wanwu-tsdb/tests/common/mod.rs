@@ -17,11 +17,17 @@ pub fn small_options() -> Options {
     }
 }
 
+/// A series of tenant `t1`.
 pub fn series(device: &str, key: &str) -> SeriesKey {
     SeriesKey::new("t1", device, key)
 }
 
-pub async fn write_points(engine: &Engine, key: &SeriesKey, points: &[(i64, Value)]) -> wanwu_tsdb::Result<()> {
+/// Writes `points` of one series as one batch.
+pub async fn write_points(
+    engine: &Engine,
+    key: &SeriesKey,
+    points: &[(i64, Value)],
+) -> wanwu_tsdb::Result<()> {
     let mut batch = Batch::new();
     for (ts, v) in points {
         batch.push(key, *ts, v.clone());
@@ -29,10 +35,14 @@ pub async fn write_points(engine: &Engine, key: &SeriesKey, points: &[(i64, Valu
     engine.write(batch).await
 }
 
+/// Every point of a series, oldest first.
 pub fn all_points(engine: &Engine, key: &SeriesKey) -> Vec<Point> {
-    engine.query_raw(key, i64::MIN, i64::MAX, None, Order::Asc).unwrap()
+    engine
+        .query_raw(key, i64::MIN, i64::MAX, None, Order::Asc)
+        .unwrap()
 }
 
+/// Milliseconds of an RFC 3339 instant.
 pub fn ms(s: &str) -> i64 {
     s.parse::<jiff::Timestamp>().unwrap().as_millisecond()
 }
