@@ -227,7 +227,8 @@ async function renderEditor(root, ctx) {
         }
         await busy(e.currentTarget, async () => {
           try {
-            const answer = await ctx.api.post('/rules:test', { rule: parsedRule.value, message: parsedMsg.value });
+            const messageField = ctx.caps.takesBodyField('post', '/rules:test', 'input') ? 'input' : 'message';
+            const answer = await ctx.api.post('/rules:test', { rule: parsedRule.value, [messageField]: parsedMsg.value });
             replace(dryResult, h('div', { class: `notice${answer?.fires ? ' ok' : ''}`, dataset: { dryRun: answer?.fires ? 'fires' : 'quiet' } }, h('p', {}, h('strong', {}, 'Dry run: '), dryRunSummary(answer)), h('pre', { class: 'mono' }, JSON.stringify(answer, null, 2))));
           } catch (err) {
             if (err?.name !== 'AbortError') replace(dryResult, errorBox(err, 'The dry run failed'));

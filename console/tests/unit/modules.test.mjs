@@ -163,3 +163,13 @@ test('exact paths and query parameters are read from the OpenAPI document', () =
   assert.ok(!caps.takesQuery('get', '/devices', 'x'));
   assert.ok(capabilitiesFrom(null).takesQuery('get', '/devices', 'status'));
 });
+
+test('request body fields are read through a schema reference', () => {
+  const caps = capabilitiesFrom({
+    paths: { '/api/v1/rules:test': { post: { requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/RuleTest' } } } } } } },
+    components: { schemas: { RuleTest: { properties: { rule: {}, input: {} } } } },
+  });
+  assert.ok(caps.takesBodyField('post', '/rules:test', 'input'));
+  assert.ok(!caps.takesBodyField('post', '/rules:test', 'message'));
+  assert.ok(capabilitiesFrom(null).takesBodyField('post', '/rules:test', 'message'));
+});
