@@ -4,7 +4,7 @@
 use crate::action::ActionDef;
 use crate::alarm::{AlarmSeverity, AlarmStatus};
 use crate::error::DefinitionErrors;
-use crate::expr::{AggregateCall, Expr};
+use crate::expr::{AggregateCall, Expr, Vars};
 use crate::input::InputKind;
 use crate::metrics::RuleStats;
 use crate::rule::{DeviceSelector, RuleDef, SceneDef, Trigger};
@@ -39,7 +39,8 @@ pub struct CompiledRule {
     pub(crate) actions: Vec<CompiledAction>,
     /// Every aggregate its expressions use.
     pub(crate) aggregates: Vec<AggregateCall>,
-    pub(crate) uses_twin: bool,
+    /// Every variable its expressions read.
+    pub(crate) vars: Vars,
     pub(crate) stats: Arc<RuleStats>,
 }
 
@@ -168,7 +169,9 @@ pub fn compile_rule(def: RuleDef) -> Result<CompiledRule, DefinitionErrors> {
         .collect();
     aggregates.sort_by_key(AggregateCall::variable);
     aggregates.dedup();
-    let uses_twin = exprs.iter().any(|e| e.uses_twin());
+    let vars = exprs
+        .iter()
+        .fold(Vars::default(), |all, e| all.union(e.vars()));
     Ok(CompiledRule {
         serial: SERIAL.fetch_add(1, Ordering::Relaxed),
         trigger,
@@ -177,7 +180,7 @@ pub fn compile_rule(def: RuleDef) -> Result<CompiledRule, DefinitionErrors> {
         clear,
         actions,
         aggregates,
-        uses_twin,
+        vars,
         stats: Arc::default(),
         def,
     })

@@ -26,7 +26,7 @@ use crate::action::PlannedAction;
 use crate::clock::Clock;
 use crate::compile::{CompiledRule, CompiledTrigger, compile_rule};
 use crate::error::DefinitionErrors;
-use crate::expr::{EvalError, root_context};
+use crate::expr::{EvalError, Vars, root_context};
 use crate::facts::Facts;
 use crate::input::{DeviceInfo, Directory, Input, InputKind, TwinSnapshot};
 use crate::metrics::{LOOP_STOPS, RuleFailure, RuleMetrics};
@@ -299,7 +299,7 @@ impl Engine {
             prev: Some(&context.prev),
             twin: context.twin.clone(),
         };
-        let scope = facts.scope(&root);
+        let scope = facts.scope(&root, rule.vars);
         let scope = rule_scope(&rule, &scope, &history, input.ts);
         match condition(&rule, &scope) {
             Ok(holds) => outcome.condition = Some(holds),
@@ -377,6 +377,55 @@ struct DeviceState {
     history: History,
     /// Phase of each stateful rule, by the rule's compile serial.
     phases: HashMap<u64, Phase>,
+    matches: MatchCache,
+}
+
+/// The rules whose trigger accepts the device's inputs, by kind, for one rule-set version and
+/// one [`DeviceInfo`] (the directory hands out a new `Arc` when a device changes).
+#[derive(Default)]
+struct MatchCache {
+    version: u64,
+    device: Option<Arc<DeviceInfo>>,
+    by_kind: [Option<Arc<[usize]>>; 4],
+}
+
+impl MatchCache {
+    fn slot(kind: InputKind) -> Option<usize> {
+        match kind {
+            InputKind::Telemetry => Some(0),
+            InputKind::Event => Some(1),
+            InputKind::Presence => Some(2),
+            InputKind::Twin => Some(3),
+            // Alarm triggers look at the alarm itself: never cached.
+            InputKind::Alarm => None,
+        }
+    }
+
+    /// The cached matches of `kind`, or `compute`d and kept.
+    fn get(
+        &mut self,
+        version: u64,
+        device: &Option<Arc<DeviceInfo>>,
+        kind: InputKind,
+        compute: impl FnOnce() -> Vec<usize>,
+    ) -> Arc<[usize]> {
+        let Some(slot) = Self::slot(kind) else {
+            return compute().into();
+        };
+        let same_device = match (&self.device, device) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if self.version != version || !same_device {
+            *self = MatchCache {
+                version,
+                device: device.clone(),
+                by_kind: Default::default(),
+            };
+        }
+        Arc::clone(self.by_kind[slot].get_or_insert_with(|| compute().into()))
+    }
 }
 
 /// Evaluates inputs against the engine's current rules, keeping per-device state (previous
@@ -409,9 +458,9 @@ impl Evaluator {
         let Evaluator {
             engine,
             rules,
+            version,
             devices,
             root,
-            ..
         } = self;
         let state = device_state(devices, &input.tenant, &input.device);
         let Some(tenant) = rules.tenants.get(&input.tenant) else {
@@ -432,16 +481,18 @@ impl Evaluator {
             return Vec::new();
         }
         let device = engine.directory.device(&input.tenant, &input.device);
-        let candidates = candidates(tenant, input, device.as_deref());
-        let matched: Vec<&Arc<CompiledRule>> = candidates
-            .map(|i| &rules.rules[i])
-            .filter(|rule| trigger_matches(rule, input, device.as_deref()))
-            .collect();
+        let matched = state.matches.get(*version, &device, input.kind, || {
+            candidates(tenant, input, device.as_deref())
+                .filter(|&i| trigger_matches(&rules.rules[i], input, device.as_deref()))
+                .collect()
+        });
         let mut firings = Vec::new();
         if !matched.is_empty() {
-            let twin = matched
+            let vars = matched
                 .iter()
-                .any(|r| r.uses_twin)
+                .fold(Vars::default(), |all, &i| all.union(rules.rules[i].vars));
+            let twin = vars
+                .twin
                 .then(|| engine.directory.twin(&input.tenant, &input.device))
                 .flatten();
             let facts = Facts {
@@ -452,9 +503,10 @@ impl Evaluator {
                 prev: Some(&state.prev),
                 twin,
             };
-            let scope = facts.scope(root);
+            let scope = facts.scope(root, vars);
             let now = engine.clock.now_ms();
-            for rule in matched {
+            for &index in matched.iter() {
+                let rule = &rules.rules[index];
                 let scope = rule_scope(rule, &scope, &state.history, input.ts);
                 if let Some(firing) = step(rule, &facts, &scope, &mut state.phases, now) {
                     firings.push(firing);

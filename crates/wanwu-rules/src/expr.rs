@@ -79,13 +79,39 @@ fn variable_name(function: &str, key: &str, window: &str) -> String {
     format!("__{function}\u{1f}{key}\u{1f}{window}")
 }
 
+/// Which of the variables (`msg`, `device`, `prev`, `twin`) an expression reads: only
+/// those are built for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Vars {
+    /// Reads `msg`.
+    pub msg: bool,
+    /// Reads `device`.
+    pub device: bool,
+    /// Reads `prev`.
+    pub prev: bool,
+    /// Reads `twin`.
+    pub twin: bool,
+}
+
+impl Vars {
+    /// What either reads.
+    pub fn union(self, other: Vars) -> Vars {
+        Vars {
+            msg: self.msg || other.msg,
+            device: self.device || other.device,
+            prev: self.prev || other.prev,
+            twin: self.twin || other.twin,
+        }
+    }
+}
+
 /// A compiled CEL expression.
 #[derive(Debug)]
 pub struct Expr {
     source: String,
     program: Program,
     aggregates: Vec<AggregateCall>,
-    uses_twin: bool,
+    vars: Vars,
 }
 
 /// How an evaluation went wrong.
@@ -136,12 +162,18 @@ impl Expr {
         errors.into_result()?;
         aggregates.sort_by(|a, b| a.variable().cmp(&b.variable()));
         aggregates.dedup();
-        let uses_twin = program.references().has_variable("twin");
+        let references = program.references();
+        let vars = Vars {
+            msg: references.has_variable("msg"),
+            device: references.has_variable("device"),
+            prev: references.has_variable("prev"),
+            twin: references.has_variable("twin"),
+        };
         Ok(Expr {
             source: source.to_owned(),
             program,
             aggregates,
-            uses_twin,
+            vars,
         })
     }
 
@@ -155,9 +187,9 @@ impl Expr {
         &self.aggregates
     }
 
-    /// True when it reads `twin`.
-    pub fn uses_twin(&self) -> bool {
-        self.uses_twin
+    /// The variables it reads.
+    pub fn vars(&self) -> Vars {
+        self.vars
     }
 
     /// Evaluates it in `scope`.
@@ -358,24 +390,20 @@ pub fn cel_from_json(json: &serde_json::Value) -> CelValue {
         ),
         J::String(s) => CelValue::String(Arc::new(s.clone())),
         J::Array(items) => CelValue::List(Arc::new(items.iter().map(cel_from_json).collect())),
-        J::Object(map) => CelValue::Map(
-            map.iter()
-                .map(|(k, v)| (k.clone(), cel_from_json(v)))
-                .collect::<std::collections::HashMap<_, _>>()
-                .into(),
-        ),
+        J::Object(map) => map_value(map.iter().map(|(k, v)| (k.clone(), cel_from_json(v)))),
     }
 }
 
 /// A CEL map of string keys.
 pub fn map_value<K: Into<String>>(entries: impl IntoIterator<Item = (K, CelValue)>) -> CelValue {
-    CelValue::Map(
-        entries
-            .into_iter()
-            .map(|(k, v)| (k.into(), v))
-            .collect::<std::collections::HashMap<String, CelValue>>()
-            .into(),
-    )
+    CelValue::Map(cel::objects::Map {
+        map: Arc::new(
+            entries
+                .into_iter()
+                .map(|(k, v)| (cel::objects::Key::String(Arc::new(k.into())), v))
+                .collect(),
+        ),
+    })
 }
 
 /// A CEL value as JSON (maps with non-string keys get their keys written as text).

@@ -1,7 +1,7 @@
 //! What a rule sees of one input: the CEL variables of conditions (`msg`, `device`, `twin`,
 //! `prev`) and the template context of actions.
 
-use crate::expr::{cel_from_json, cel_from_model, map_value};
+use crate::expr::{Vars, cel_from_json, cel_from_model, map_value};
 use crate::input::{DeviceInfo, Input, InputKind, TwinSnapshot};
 use cel::{Context, Value as CelValue};
 use serde_json::{Value as Json, json};
@@ -41,14 +41,51 @@ fn values_cel(values: Option<&BTreeMap<String, Value>>) -> CelValue {
     )
 }
 
+fn object_cel<'a>(entries: impl IntoIterator<Item = (&'a String, &'a Json)>) -> CelValue {
+    map_value(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.clone(), cel_from_json(v))),
+    )
+}
+
 fn string(s: &str) -> CelValue {
     CelValue::String(Arc::new(s.to_owned()))
 }
 
 impl Facts<'_> {
-    /// An inner scope of `root` with the variables bound.
-    pub fn scope<'r>(&self, root: &'r Context<'static, 'static>) -> Context<'r, 'static> {
+    /// An inner scope of `root` with the variables in `vars` bound.
+    pub fn scope<'r>(
+        &self,
+        root: &'r Context<'static, 'static>,
+        vars: Vars,
+    ) -> Context<'r, 'static> {
         let mut scope = root.new_inner_scope();
+        if vars.msg {
+            scope.add_variable_from_value("msg", self.msg());
+        }
+        if vars.device {
+            scope.add_variable_from_value("device", self.device_value());
+        }
+        if vars.prev {
+            scope.add_variable_from_value("prev", values_cel(self.prev));
+        }
+        if vars.twin {
+            let twin = self.twin.as_ref();
+            let part =
+                |map: Option<&serde_json::Map<String, Json>>| object_cel(map.into_iter().flatten());
+            scope.add_variable_from_value(
+                "twin",
+                map_value([
+                    ("reported", part(twin.map(|t| &t.reported))),
+                    ("desired", part(twin.map(|t| &t.desired))),
+                ]),
+            );
+        }
+        scope
+    }
+
+    fn msg(&self) -> CelValue {
         let mut msg = vec![
             ("tenant", string(self.tenant)),
             ("ts", CelValue::Int(self.ts)),
@@ -67,38 +104,27 @@ impl Facts<'_> {
                 ));
             }
         }
-        scope.add_variable_from_value("msg", map_value(msg));
-        let device = match self.device {
-            Some(d) => map_value([
-                ("id", string(&d.id)),
-                ("name", string(&d.name)),
-                ("product", string(&d.product)),
-                (
-                    "tags",
-                    map_value(d.tags.iter().map(|(k, v)| (k.clone(), string(v)))),
-                ),
-                (
-                    "attributes",
-                    cel_from_json(&Json::Object(d.attributes.clone())),
-                ),
-                (
-                    "assets",
-                    CelValue::List(Arc::new(d.assets.iter().map(|a| string(a)).collect())),
-                ),
-            ]),
-            None => map_value::<&str>([]),
+        map_value(msg)
+    }
+
+    fn device_value(&self) -> CelValue {
+        let Some(d) = self.device else {
+            return map_value::<&str>([]);
         };
-        scope.add_variable_from_value("device", device);
-        scope.add_variable_from_value("prev", values_cel(self.prev));
-        let twin = self.twin.clone().unwrap_or_default();
-        scope.add_variable_from_value(
-            "twin",
-            map_value([
-                ("reported", cel_from_json(&Json::Object(twin.reported))),
-                ("desired", cel_from_json(&Json::Object(twin.desired))),
-            ]),
-        );
-        scope
+        map_value([
+            ("id", string(&d.id)),
+            ("name", string(&d.name)),
+            ("product", string(&d.product)),
+            (
+                "tags",
+                map_value(d.tags.iter().map(|(k, v)| (k.clone(), string(v)))),
+            ),
+            ("attributes", object_cel(&d.attributes)),
+            (
+                "assets",
+                CelValue::List(Arc::new(d.assets.iter().map(|a| string(a)).collect())),
+            ),
+        ])
     }
 
     /// The template context of actions (see [`crate::template`]).

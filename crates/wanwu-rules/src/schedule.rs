@@ -79,7 +79,7 @@ impl Scheduler {
             prev: None,
             twin: None,
         };
-        let scope = facts.scope(&self.root);
+        let scope = facts.scope(&self.root, rule.vars);
         let failure = |message| RuleFailure {
             ts: now,
             device: None,

@@ -580,3 +580,26 @@ fn dry_run_tells_what_would_happen_without_keeping_state() {
         "a dry run adds no rule"
     );
 }
+
+#[test]
+fn a_device_that_changes_is_matched_anew() {
+    let s = setup();
+    s.engine
+        .put_rule(rule(json!({"trigger": {"type": "message", "devices": {"tags": {"district": "xuhui"}}}, "actions": publish()})))
+        .unwrap();
+    let mut evaluator = s.engine.evaluator();
+    assert_eq!(
+        evaluator
+            .process(&telemetry("st-1", T0, json!({"pm25": 1.0})))
+            .len(),
+        1
+    );
+    let mut moved = (*wanwu_rules::Directory::device(&*s.directory, "t1", "st-1").unwrap()).clone();
+    moved.tags.insert("district".into(), "minhang".into());
+    s.directory.put_device(moved);
+    assert!(
+        evaluator
+            .process(&telemetry("st-1", T0 + 1, json!({"pm25": 1.0})))
+            .is_empty()
+    );
+}
