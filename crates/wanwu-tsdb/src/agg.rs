@@ -11,7 +11,8 @@ use crate::types::{Value, ValueType};
 /// `avg`, `sum`, `min` and `max` need numbers (`bool` counts as 0/1) and answer with
 /// [`Value::F64`]; `count` answers with [`Value::I64`]; `first` and `last` answer with the
 /// point's own value. Across many series (`query_agg_many`) the points of all series are
-/// pooled: `avg` is the mean of every point in the bucket.
+/// pooled: `avg` is the mean of every point in the bucket; when several series have a point
+/// at the bucket's first (or last) timestamp, which one `first` (`last`) returns is unspecified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Agg {
     /// Arithmetic mean.

@@ -229,6 +229,11 @@ mod tests {
         s.parse::<Timestamp>().unwrap().as_millisecond()
     }
 
+    /// Buckets of `interval` in `zone` covering the RFC 3339 range `[from, to]`.
+    fn cover(from: &str, to: &str, interval: Interval, zone: &str) -> Buckets {
+        Buckets::cover(ms(from), ms(to), interval, &time_zone(zone).unwrap(), 10).unwrap()
+    }
+
     #[test]
     fn parses_interval_strings() {
         assert_eq!("15m".parse::<Interval>().unwrap(), Interval::Minutes(15));
@@ -257,15 +262,12 @@ mod tests {
 
     #[test]
     fn shanghai_days_start_at_local_midnight() {
-        let tz = time_zone("Asia/Shanghai").unwrap();
-        let b = Buckets::cover(
-            ms("2026-01-01T15:00:00Z"),
-            ms("2026-01-02T17:00:00Z"),
+        let b = cover(
+            "2026-01-01T15:00:00Z",
+            "2026-01-02T17:00:00Z",
             Interval::Days(1),
-            &tz,
-            10,
-        )
-        .unwrap();
+            "Asia/Shanghai",
+        );
         assert_eq!(
             b.starts,
             vec![
@@ -279,49 +281,39 @@ mod tests {
 
     #[test]
     fn berlin_dst_days_are_23_and_25_hours() {
-        let tz = time_zone("Europe/Berlin").unwrap();
-        let b = Buckets::cover(
-            ms("2026-03-29T00:00:00Z"),
-            ms("2026-03-29T12:00:00Z"),
+        let b = cover(
+            "2026-03-29T00:00:00Z",
+            "2026-03-29T12:00:00Z",
             Interval::Days(1),
-            &tz,
-            10,
-        )
-        .unwrap();
+            "Europe/Berlin",
+        );
         assert_eq!(b.starts, vec![ms("2026-03-28T23:00:00Z")]);
         assert_eq!(b.end - b.starts[0], 23 * 3_600_000);
-        let b = Buckets::cover(
-            ms("2026-10-25T12:00:00Z"),
-            ms("2026-10-25T12:00:00Z"),
+        let b = cover(
+            "2026-10-25T12:00:00Z",
+            "2026-10-25T12:00:00Z",
             Interval::Days(1),
-            &tz,
-            10,
-        )
-        .unwrap();
+            "Europe/Berlin",
+        );
         assert_eq!(b.starts, vec![ms("2026-10-24T22:00:00Z")]);
         assert_eq!(b.end - b.starts[0], 25 * 3_600_000);
     }
 
     #[test]
     fn weeks_start_monday_and_months_are_calendar_months() {
-        let tz = time_zone("Asia/Shanghai").unwrap();
-        let b = Buckets::cover(
-            ms("2026-11-21T00:00:00Z"),
-            ms("2026-11-21T00:00:00Z"),
+        let b = cover(
+            "2026-11-21T00:00:00Z",
+            "2026-11-21T00:00:00Z",
             Interval::Weeks(1),
-            &tz,
-            10,
-        )
-        .unwrap();
+            "Asia/Shanghai",
+        );
         assert_eq!(b.starts, vec![ms("2026-11-15T16:00:00Z")]); // Monday 2026-11-16 00:00 +08
-        let b = Buckets::cover(
-            ms("2026-01-15T00:00:00Z"),
-            ms("2026-03-15T00:00:00Z"),
+        let b = cover(
+            "2026-01-15T00:00:00Z",
+            "2026-03-15T00:00:00Z",
             Interval::Months(1),
-            &tz,
-            10,
-        )
-        .unwrap();
+            "Asia/Shanghai",
+        );
         assert_eq!(
             b.starts,
             vec![
@@ -335,15 +327,12 @@ mod tests {
 
     #[test]
     fn fixed_intervals_align_to_local_wall_clock() {
-        let tz = time_zone("Asia/Kolkata").unwrap();
-        let b = Buckets::cover(
-            ms("2026-01-01T00:00:00Z"),
-            ms("2026-01-01T00:59:00Z"),
+        let b = cover(
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T00:59:00Z",
             Interval::Hours(1),
-            &tz,
-            10,
-        )
-        .unwrap();
+            "Asia/Kolkata",
+        );
         assert_eq!(
             b.starts,
             vec![ms("2025-12-31T23:30:00Z"), ms("2026-01-01T00:30:00Z")]

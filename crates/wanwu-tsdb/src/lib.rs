@@ -9,7 +9,13 @@
 //!
 //! Compression: delta-of-delta timestamps (run-length or pcodec coded), pcodec floats and ints,
 //! run-length booleans, dictionary strings. Every block carries a summary (count, sum, min,
-//! max, first, last) that coarse aggregations use without decoding points.
+//! max, first, last) and hourly rollups (count, sum, min, max per UTC hour) in the segment
+//! index, so coarse aggregations (hourly, daily, monthly buckets in whole-hour time zones) do
+//! not decode points.
+//!
+//! Durability: a write is acknowledged once it is in the write-ahead log, so it survives a
+//! crash of the process under every [`FsyncPolicy`]; power loss only under
+//! [`FsyncPolicy::Always`] (group commit). The default is `Interval(100 ms)`.
 //!
 //! ```no_run
 //! # async fn demo() -> wanwu_tsdb::Result<()> {

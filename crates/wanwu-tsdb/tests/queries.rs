@@ -19,6 +19,22 @@ fn hourly(from: &str, hours: i64) -> Vec<(i64, Value)> {
         .collect()
 }
 
+/// Aggregates `key` over an RFC 3339 range; (bucket start, value) pairs.
+fn agg(
+    engine: &Engine,
+    key: &SeriesKey,
+    (from, to): (&str, &str),
+    interval: Interval,
+    agg: Agg,
+    tz: &wanwu_tsdb::TimeZone,
+) -> Vec<(i64, Value)> {
+    starts_and_values(
+        &engine
+            .query_agg(key, ms(from), ms(to), interval, agg, tz)
+            .unwrap(),
+    )
+}
+
 fn starts_and_values(buckets: &[Bucket]) -> Vec<(i64, Value)> {
     buckets.iter().map(|b| (b.start, b.value.clone())).collect()
 }
@@ -33,18 +49,16 @@ async fn berlin_days_around_dst_have_23_and_25_hours() {
     write_points(&engine, &key, &hourly("2026-03-27T23:00:00Z", 71))
         .await
         .unwrap();
-    let counts = engine
-        .query_agg(
-            &key,
-            ms("2026-03-27T23:00:00Z"),
-            ms("2026-03-30T21:59:59Z"),
-            Interval::Days(1),
-            Agg::Count,
-            &tz,
-        )
-        .unwrap();
+    let counts = agg(
+        &engine,
+        &key,
+        ("2026-03-27T23:00:00Z", "2026-03-30T21:59:59Z"),
+        Interval::Days(1),
+        Agg::Count,
+        &tz,
+    );
     assert_eq!(
-        starts_and_values(&counts),
+        counts,
         vec![
             (ms("2026-03-27T23:00:00Z"), Value::I64(24)),
             (ms("2026-03-28T23:00:00Z"), Value::I64(23)), // 29 March: clocks jump 02:00 -> 03:00
@@ -52,37 +66,30 @@ async fn berlin_days_around_dst_have_23_and_25_hours() {
         ]
     );
     // Averages of the hour numbers 0..23, 24..46, 47..70.
-    let avgs = engine
-        .query_agg(
-            &key,
-            ms("2026-03-27T23:00:00Z"),
-            ms("2026-03-30T21:59:59Z"),
-            Interval::Days(1),
-            Agg::Avg,
-            &tz,
-        )
-        .unwrap();
-    let values: Vec<f64> = avgs.iter().map(|b| b.value.as_f64().unwrap()).collect();
+    let avgs = agg(
+        &engine,
+        &key,
+        ("2026-03-27T23:00:00Z", "2026-03-30T21:59:59Z"),
+        Interval::Days(1),
+        Agg::Avg,
+        &tz,
+    );
+    let values: Vec<f64> = avgs.iter().map(|(_, v)| v.as_f64().unwrap()).collect();
     assert_eq!(values, vec![11.5, 35.0, 58.5]);
 
     write_points(&engine, &key, &hourly("2026-10-24T22:00:00Z", 25))
         .await
         .unwrap();
     engine.flush().await.unwrap();
-    let counts = engine
-        .query_agg(
-            &key,
-            ms("2026-10-24T22:00:00Z"),
-            ms("2026-10-25T22:59:59Z"),
-            Interval::Days(1),
-            Agg::Count,
-            &tz,
-        )
-        .unwrap();
-    assert_eq!(
-        starts_and_values(&counts),
-        vec![(ms("2026-10-24T22:00:00Z"), Value::I64(25))]
-    ); // 25 October: 03:00 -> 02:00
+    let counts = agg(
+        &engine,
+        &key,
+        ("2026-10-24T22:00:00Z", "2026-10-25T22:59:59Z"),
+        Interval::Days(1),
+        Agg::Count,
+        &tz,
+    );
+    assert_eq!(counts, vec![(ms("2026-10-24T22:00:00Z"), Value::I64(25))]); // 25 October: 03:00 -> 02:00
 }
 
 #[tokio::test]
@@ -167,27 +174,15 @@ async fn coarse_aggregates_use_block_summaries_and_match_decoding() {
         .map(|m| (start + m * 60_000, Value::F64((m % 97) as f64 / 10.0)))
         .collect();
     write_points(&engine, &key, &points).await.unwrap();
-    let before = engine
-        .query_agg(
-            &key,
-            start,
-            start + 10 * 86_400_000,
-            Interval::Days(1),
-            Agg::Avg,
-            &wanwu_tsdb::TimeZone::UTC,
-        )
-        .unwrap();
+    let daily_avg = |engine: &Engine| {
+        let (utc, day) = (wanwu_tsdb::TimeZone::UTC, Interval::Days(1));
+        engine
+            .query_agg(&key, start, start + 10 * 86_400_000, day, Agg::Avg, &utc)
+            .unwrap()
+    };
+    let before = daily_avg(&engine);
     engine.flush().await.unwrap();
-    let after = engine
-        .query_agg(
-            &key,
-            start,
-            start + 10 * 86_400_000,
-            Interval::Days(1),
-            Agg::Avg,
-            &wanwu_tsdb::TimeZone::UTC,
-        )
-        .unwrap();
+    let after = daily_avg(&engine);
     assert_eq!(before.len(), 10);
     for (a, b) in before.iter().zip(&after) {
         assert_eq!(a.start, b.start);

@@ -33,6 +33,45 @@ fn expected(model: &BTreeMap<i64, f64>, starts: &[i64], end: i64, agg: Agg) -> V
     out
 }
 
+/// Bucket boundaries covering `[from, to]`: fixed steps phased like the engine's first bucket
+/// (alignment itself is checked in the calendar tests), or local calendar days.
+fn bucket_starts(
+    from: i64,
+    to: i64,
+    interval: Interval,
+    tz: &wanwu_tsdb::TimeZone,
+    first: Option<i64>,
+) -> (Vec<i64>, i64) {
+    let mut starts = Vec::new();
+    if let Interval::Hours(n) = interval {
+        let step = i64::from(n) * HOUR;
+        let mut s = first.unwrap_or(from);
+        while s > from {
+            s -= step;
+        }
+        while s <= to {
+            starts.push(s);
+            s += step;
+        }
+        return (starts, s);
+    }
+    let mut day = tz
+        .to_datetime(jiff::Timestamp::from_millisecond(from).unwrap())
+        .date();
+    loop {
+        let s = day
+            .to_zoned(tz.clone())
+            .unwrap()
+            .timestamp()
+            .as_millisecond();
+        if s > to {
+            return (starts, s);
+        }
+        starts.push(s);
+        day = day.tomorrow().unwrap();
+    }
+}
+
 async fn check(
     points: Vec<(i64, i64)>,
     decimal: bool,
@@ -89,43 +128,12 @@ async fn check(
                         .iter()
                         .map(|b| (b.start, b.value.as_f64().unwrap()))
                         .collect();
-                    // Bucket starts as the engine computes them, checked independently in the calendar tests.
-                    let count = engine
+                    let first_start = engine
                         .query_agg(&key, from, to, interval, Agg::Count, &tz)
-                        .unwrap();
-                    let starts: Vec<i64> = count.iter().map(|b| b.start).collect();
-                    let step = match interval {
-                        Interval::Hours(n) => i64::from(n) * HOUR,
-                        _ => 0,
-                    };
-                    let mut all_starts = Vec::new();
-                    let mut end = to + 1;
-                    if step > 0 {
-                        let first = starts.first().copied().unwrap_or(from);
-                        let mut s = first - ((first - from).div_euclid(step) + 1) * step;
-                        while s <= to {
-                            all_starts.push(s);
-                            s += step;
-                        }
-                        end = s;
-                    } else {
-                        let mut day = tz
-                            .to_datetime(jiff::Timestamp::from_millisecond(from).unwrap())
-                            .date();
-                        loop {
-                            let s = day
-                                .to_zoned(tz.clone())
-                                .unwrap()
-                                .timestamp()
-                                .as_millisecond();
-                            if s > to {
-                                end = s;
-                                break;
-                            }
-                            all_starts.push(s);
-                            day = day.tomorrow().unwrap();
-                        }
-                    }
+                        .unwrap()
+                        .first()
+                        .map(|b| b.start);
+                    let (all_starts, end) = bucket_starts(from, to, interval, &tz, first_start);
                     let want = expected(&model, &all_starts, end, agg);
                     assert_eq!(
                         got.len(),
