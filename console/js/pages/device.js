@@ -203,6 +203,7 @@ function createLiveState(ctx, base, device, product, hosts, rangeButtons) {
       ),
     );
   }
+  rangeButtons.hidden = !ctx.caps.has('get', `${base}/telemetry`) || !numeric.length;
   ctx.onDispose(() => {
     for (const c of charts.values()) c.chart.destroy();
   });

@@ -256,6 +256,49 @@ flow('assets: the tree and a tile-free map coloured by a property', ['POST /asse
   assertNoProblems();
 });
 
+flow('the pages fit a tablet without sideways scrolling', ['GET /devices', 'GET /products', 'GET /assets'], async () => {
+  await page.setViewportSize({ width: 820, height: 1180 });
+  try {
+    for (const [name, hash] of [['overview', '#/'], ['devices', '#/devices'], ['device', '#/devices/st-1'], ['products', '#/products/aq'], ['assets', '#/assets'], ['rules', '#/rules'], ['alarms', '#/alarms']]) {
+      await go(hash);
+      await page.locator('.page > *').first().waitFor();
+      await page.waitForTimeout(300);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${name} is ${overflow}px wider than the tablet viewport`);
+      await browser.screenshot(`tablet-${name}`);
+    }
+  } finally {
+    await page.setViewportSize({ width: 1366, height: 900 });
+  }
+  assertNoProblems();
+});
+
+flow('the console is usable from the keyboard', ['GET /devices'], async () => {
+  await go('#/');
+  await page.reload(); // a fresh document: focus starts at its top
+  await page.locator('[data-stat="devices-total"]').waitFor();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to content');
+  // Tab through the header to the Devices link, then follow it with Enter.
+  for (let i = 0; i < 10 && (await page.evaluate(() => document.activeElement.textContent)) !== 'Devices'; i++) await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/#\/devices$/);
+  await page.getByRole('searchbox', { name: 'Search devices' }).waitFor();
+  // The search form submits on Enter and keeps its filter in the address.
+  await page.getByRole('searchbox', { name: 'Search devices' }).fill('station 1');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/q=station/);
+  await page.getByRole('link', { name: /Station 1/ }).waitFor();
+  assert.equal(await page.getByRole('link', { name: /Station 2/ }).count(), 0);
+  // Focus is visible: the focused control has an outline.
+  await page.getByRole('button', { name: 'Filter' }).focus();
+  await page.keyboard.press('Shift+Tab');
+  await page.keyboard.press('Tab');
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, 'none');
+  assertNoProblems();
+});
+
 flow('a viewer sees no write controls', ['POST /tokens', WHOAMI_NEEDED], async () => {
   const viewer = await rest.ok('POST', '/tokens', { name: 'watcher', role: 'viewer' });
   const v = await openBrowser({ width: 820, height: 1100 });
