@@ -95,8 +95,8 @@ export function toast(message, kind = 'info') {
 }
 
 /** A labelled form field around an input element. */
-export function field(label, input, hint) {
-  return h('label', { class: 'field' }, h('span', { class: 'label' }, label), input, hint ? h('span', { class: 'hint' }, hint) : null);
+export function field(label, input) {
+  return h('label', { class: 'field' }, h('span', { class: 'label' }, label), input);
 }
 
 /** A section card with a heading and optional actions on the right. */

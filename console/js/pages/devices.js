@@ -3,7 +3,7 @@
 
 import { listPage } from '../api.js';
 import { h, replace, card, empty, table, errorBox, field, busy, toast, loading } from '../dom.js';
-import { devicesFromCsv } from '../csv.js';
+import { devicesFromCsv, csvCell } from '../csv.js';
 import { ago } from '../format.js';
 import { loadInto, fetchAll } from '../pagekit.js';
 import { link } from '../router.js';
@@ -286,7 +286,7 @@ function batchResult(devices) {
     withTokens.length
       ? [
           h('p', {}, 'Their tokens are shown only now:'),
-          h('pre', { class: 'mono secret', tabindex: '0' }, ['id,token', ...withTokens.map((d) => `${d.id},${d.token}`)].join('\n')),
+          h('pre', { class: 'mono secret', tabindex: '0' }, ['id,token', ...withTokens.map((d) => `${csvCell(d.id)},${csvCell(d.token)}`)].join('\n')),
         ]
       : null,
   );
