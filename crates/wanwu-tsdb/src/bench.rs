@@ -196,6 +196,28 @@ fn dir_bytes(dir: &Path) -> u64 {
     total
 }
 
+/// CPU time (user + system) of this process's thread named `name`, from `/proc` (Linux).
+fn thread_cpu_seconds(name: &str) -> Option<f64> {
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        if std::fs::read_to_string(task.path().join("comm"))
+            .ok()?
+            .trim()
+            == name
+        {
+            return cpu_seconds(&task.path().join("stat"));
+        }
+    }
+    None
+}
+
+/// User + system CPU seconds in a `/proc/.../stat` file (clock ticks of 10 ms).
+fn cpu_seconds(stat: &Path) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn median(mut samples: Vec<Duration>) -> f64 {
     samples.sort();
     samples[samples.len() / 2].as_secs_f64() * 1e3
@@ -331,8 +353,26 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     let engine_dir = fresh_dir(&opts.dir, "wanwu-ingest").await?;
     let engine = Engine::open(&engine_dir, Options::default()).await?;
     let t = Instant::now();
+    let process = Path::new("/proc/self/stat");
+    let cpu_before = (thread_cpu_seconds("tsdb-wal"), cpu_seconds(process));
     engine_ingest(&engine, &values, &keys).await?;
     let ingest_s = t.elapsed().as_secs_f64();
+    let cpu_after = (thread_cpu_seconds("tsdb-wal"), cpu_seconds(process));
+    let per_cpu = |before: Option<f64>, after: Option<f64>| {
+        Some(points as f64 / (after? - before?).max(0.01))
+    };
+    if let Some(rate) = per_cpu(cpu_before.1, cpu_after.1) {
+        report.notes.push((
+            "wanwu ingest per CPU-second, whole process, points/s".into(),
+            rate,
+        ));
+    }
+    if let Some(rate) = per_cpu(cpu_before.0, cpu_after.0) {
+        report.notes.push((
+            "wanwu ingest per CPU-second of the log writer, points/s".into(),
+            rate,
+        ));
+    }
     engine.compact().await?;
     let with_flush_s = t.elapsed().as_secs_f64();
     let engine_bytes = engine.stats().bytes_on_disk;
