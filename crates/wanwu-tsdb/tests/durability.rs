@@ -305,3 +305,90 @@ async fn sigkill_loses_no_acknowledged_write() {
         assert_eq!(p.ts, i as i64);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_queries_flushes_and_compactions_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        head_max_points: 200,
+        ..small_options()
+    };
+    let engine = Engine::open(dir.path(), opts.clone()).await.unwrap();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let key = series(&format!("w{w}"), "k");
+                for i in 0..150i64 {
+                    // Out of order across batches: odd batches go back in time.
+                    let ts = if i % 2 == 0 { i * 10 } else { 5_000 - i * 10 };
+                    write_points(
+                        &engine,
+                        &key,
+                        &[(ts, Value::I64(i)), (ts + 1, Value::I64(-i))],
+                    )
+                    .await
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    let maintenance = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                engine.compact().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let reader = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            for _ in 0..200 {
+                for w in 0..4 {
+                    let points = all_points(&engine, &series(&format!("w{w}"), "k"));
+                    assert!(
+                        points.windows(2).all(|p| p[0].ts < p[1].ts),
+                        "sorted and unique while ingesting"
+                    );
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    for t in writers {
+        t.await.unwrap();
+    }
+    maintenance.await.unwrap();
+    reader.await.unwrap();
+    let expected: Vec<i64> = {
+        let mut ts: Vec<i64> = (0..150i64)
+            .flat_map(|i| {
+                if i % 2 == 0 {
+                    [i * 10, i * 10 + 1]
+                } else {
+                    [5_000 - i * 10, 5_001 - i * 10]
+                }
+            })
+            .collect();
+        ts.sort_unstable();
+        ts.dedup();
+        ts
+    };
+    for w in 0..4 {
+        let ts: Vec<i64> = all_points(&engine, &series(&format!("w{w}"), "k"))
+            .iter()
+            .map(|p| p.ts)
+            .collect();
+        assert_eq!(ts, expected);
+    }
+    engine.close().await.unwrap();
+    let engine = Engine::open(dir.path(), opts).await.unwrap();
+    for w in 0..4 {
+        assert_eq!(
+            all_points(&engine, &series(&format!("w{w}"), "k")).len(),
+            expected.len()
+        );
+    }
+}
