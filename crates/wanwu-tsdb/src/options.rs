@@ -29,7 +29,8 @@ impl Default for FsyncPolicy {
 }
 
 /// How long data is kept: per tenant, with overrides per (tenant, group). Whole partitions are
-/// dropped once their end is older than the retention.
+/// dropped once their end is older than the retention. Points already older than the retention
+/// when written are accepted and dropped when the head is flushed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Retention {
     /// For tenants without their own entry; `None` keeps data forever.

@@ -392,3 +392,58 @@ async fn concurrent_writes_queries_flushes_and_compactions_agree() {
         );
     }
 }
+
+fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.join("data")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "blk") {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn damaged_segments_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = series("d", "k");
+    let engine = Engine::open(dir.path(), Options::default()).await.unwrap();
+    let points: Vec<(i64, Value)> = (0..1000)
+        .map(|i| (i * 1000, Value::F64(i as f64 / 10.0)))
+        .collect();
+    write_points(&engine, &key, &points).await.unwrap();
+    engine.close().await.unwrap();
+    let [segment] = &segment_files(dir.path())[..] else {
+        panic!("one segment expected")
+    };
+
+    // A flipped byte inside a block: reads of that block fail with a corruption error.
+    let mut bytes = std::fs::read(segment).unwrap();
+    bytes[40] ^= 0xff;
+    std::fs::write(segment, &bytes).unwrap();
+    let engine = Engine::open(dir.path(), Options::default()).await.unwrap();
+    let err = engine
+        .query_raw(&key, 0, i64::MAX, None, wanwu_tsdb::Order::Asc)
+        .unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    drop(engine);
+
+    // A damaged index: the segment is set aside and the engine opens without it.
+    let len = bytes.len();
+    bytes[len - 10] ^= 0xff;
+    std::fs::write(segment, &bytes).unwrap();
+    let engine = Engine::open(dir.path(), Options::default()).await.unwrap();
+    assert!(segment_files(dir.path()).is_empty());
+    assert!(segment.with_extension("corrupt").exists());
+    assert_eq!(all_points(&engine, &key), vec![]);
+    write_points(&engine, &key, &[(5, Value::F64(1.0))])
+        .await
+        .unwrap();
+    assert_eq!(all_points(&engine, &key).len(), 1);
+}
