@@ -1,10 +1,14 @@
 //! The engine benchmark: the rule stage (queues, workers, evaluation) over telemetry, with a
 //! set of active rules against the same stage without them, in one run.
 //!
-//! Two measures, each for the baseline and for the rules:
+//! Three measures, each for the baseline and for the rules:
+//! - CPU per input: one [`crate::Evaluator`] on this thread over the throughput inputs, in
+//!   CPU time of the thread (Linux `/proc/thread-self/schedstat`), so that cores shared with
+//!   other work do not distort it; wall time where that file is missing;
 //! - throughput: a producer offers pre-built inputs as fast as the queues take them; inputs
-//!   per second until every one is evaluated;
-//! - latency at a fixed rate: a paced producer offers `rate` inputs per second for `seconds`;
+//!   per second until every one is evaluated (the producer sleeps while the queues are full);
+//! - latency at a fixed rate: a producer offers `rate` inputs per second for `seconds`, in
+//!   batches of one millisecond (queues full at that moment drop, and are counted);
 //!   one input in 100 goes to a probe device whose probe rule publishes its sequence number,
 //!   and the time from offering it to the firing is its latency. The probe rule is present in
 //!   both runs, so "without rules" means "with only the probe rule".
@@ -74,6 +78,10 @@ pub struct SideReport {
     pub p50_us: f64,
     /// 99th percentile latency, µs.
     pub p99_us: f64,
+    /// Evaluation cost per input, µs of CPU time (one evaluator, one thread).
+    pub cpu_us_per_input: f64,
+    /// Inputs per second the workers could take if each had a core: workers / CPU per input.
+    pub cpu_capacity: f64,
     /// Rule evaluations per input (throughput measure).
     pub evaluations_per_input: f64,
     /// Firings during the throughput measure.
@@ -113,8 +121,10 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "{:<12} {:>14} {:>12} {:>9} {:>10} {:>10} {:>11} {:>9}",
+            "{:<10} {:>10} {:>12} {:>13} {:>11} {:>9} {:>10} {:>10} {:>11} {:>8}",
             "",
+            "cpu µs/in",
+            "cpu-bound/s",
             "throughput/s",
             "at-rate/s",
             "dropped",
@@ -126,8 +136,10 @@ impl fmt::Display for BenchReport {
         for (name, side) in [("no rules", &self.baseline), ("rules", &self.rules)] {
             writeln!(
                 f,
-                "{:<12} {:>14.0} {:>12.0} {:>9} {:>10.0} {:>10.0} {:>11.2} {:>9}",
+                "{:<10} {:>10.2} {:>12.0} {:>13.0} {:>11.0} {:>9} {:>10.0} {:>10.0} {:>11.2} {:>8}",
                 name,
+                side.cpu_us_per_input,
+                side.cpu_capacity,
                 side.throughput,
                 side.achieved_rate,
                 side.dropped,
@@ -139,7 +151,8 @@ impl fmt::Display for BenchReport {
         }
         writeln!(
             f,
-            "max throughput with rules / without: {:.3} ({:.1}% lost); at {}/s: {:.3} ({:.1}% lost); p99 latency added: {:.0} µs",
+            "cpu per input with rules / without: {:.2}; max throughput with rules / without: {:.3} ({:.1}% lost); at {}/s: {:.3} ({:.1}% lost); p99 latency added: {:.0} µs",
+            self.rules.cpu_us_per_input / self.baseline.cpu_us_per_input,
             1.0 - self.throughput_loss(),
             self.throughput_loss() * 100.0,
             c.rate,
@@ -291,10 +304,12 @@ impl Probes {
     }
 }
 
+/// Offers `input` until a queue takes it, sleeping (not spinning: the producer shares the
+/// cores with the workers) while the queues are full.
 fn offer_until_taken(runtime: &Runtime, mut input: Input) {
     while let Err(back) = runtime.offer(input) {
         input = back;
-        std::thread::yield_now();
+        std::thread::sleep(Duration::from_micros(50));
     }
 }
 
@@ -320,11 +335,26 @@ fn side(config: &BenchConfig, with_rules: bool) -> SideReport {
         schedule_tick: None,
     };
     let mut report = SideReport::default();
-
-    // Throughput: pre-built inputs, offered as fast as taken.
     let inputs: Vec<Input> = (0..config.messages)
         .map(|n| input(n, config.devices))
         .collect();
+
+    // CPU per input: one evaluator on this thread.
+    let mut evaluator = engine.evaluator();
+    let (cpu_started, wall_started) = (thread_cpu_ns(), Instant::now());
+    for input in &inputs {
+        std::hint::black_box(evaluator.process(input));
+    }
+    let spent_ns = match (cpu_started, thread_cpu_ns()) {
+        (Some(start), Some(end)) => end.saturating_sub(start) as f64,
+        _ => wall_started.elapsed().as_nanos() as f64,
+    };
+    drop(evaluator);
+    report.cpu_us_per_input = spent_ns / 1000.0 / config.messages.max(1) as f64;
+    report.cpu_capacity = config.workers as f64 * 1e6 / report.cpu_us_per_input;
+    let evaluations_before = evaluations(&engine);
+
+    // Throughput: pre-built inputs, offered as fast as taken.
     let firings = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&firings);
     let runtime = Runtime::start(
@@ -341,13 +371,8 @@ fn side(config: &BenchConfig, with_rules: bool) -> SideReport {
     wait_processed(&runtime, config.messages as u64);
     report.throughput = config.messages as f64 / started.elapsed().as_secs_f64();
     report.firings = firings.load(Ordering::Relaxed);
-    let evaluations: u64 = engine
-        .rules()
-        .rules()
-        .iter()
-        .map(|r| r.stats().snapshot().evaluations)
-        .sum();
-    report.evaluations_per_input = evaluations as f64 / config.messages as f64;
+    report.evaluations_per_input =
+        (evaluations(&engine) - evaluations_before) as f64 / config.messages.max(1) as f64;
     runtime.shutdown();
 
     // Latency at a fixed rate: a paced producer, one probe in 100.
@@ -361,10 +386,14 @@ fn side(config: &BenchConfig, with_rules: bool) -> SideReport {
     );
     let started = Instant::now();
     let mut accepted = 0u64;
+    // Paced in batches of one millisecond, sleeping in between rather than spinning.
+    let per_ms = (config.rate / 1000).max(1) as usize;
     for n in 0..total {
-        let due = Duration::from_nanos(n as u64 * 1_000_000_000 / config.rate.max(1));
-        while started.elapsed() < due {
-            std::hint::spin_loop();
+        if n % per_ms == 0 {
+            let due = Duration::from_millis((n / per_ms) as u64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
         }
         let message = if n % 100 == 0 {
             let seq = n / 100;
@@ -384,6 +413,26 @@ fn side(config: &BenchConfig, with_rules: bool) -> SideReport {
     report.p50_us = probes.percentile_us(0.5);
     report.p99_us = probes.percentile_us(0.99);
     report
+}
+
+/// Evaluations of every rule so far.
+fn evaluations(engine: &Engine) -> u64 {
+    engine
+        .rules()
+        .rules()
+        .iter()
+        .map(|r| r.stats().snapshot().evaluations)
+        .sum()
+}
+
+/// CPU time this thread has run, ns (Linux), or `None`.
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Runs the benchmark: the baseline, then the rules, in this process.
