@@ -168,6 +168,12 @@ impl Broker {
         }
     }
 
+    /// The shared state, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn inner_for_tests(&self) -> Arc<Inner> {
+        self.inner.clone()
+    }
+
     /// Number of open client connections.
     pub fn connection_count(&self) -> usize {
         self.inner.connections.load(Ordering::Relaxed)

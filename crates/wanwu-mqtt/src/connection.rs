@@ -92,15 +92,24 @@ where
     inner.stats.connections_total.increment(1);
     let (mut reader, mut writer) = tokio::io::split(io);
     let mut rbuf = BytesMut::with_capacity(INITIAL_READ_CAPACITY);
+    // The handshake and the per-read work are boxed so that the long-lived part of a
+    // connection's future (there may be many idle ones) holds only what serving needs.
     let handshake = tokio::time::timeout(
         inner.config.connect_timeout,
-        read_connect(&inner, &mut reader, &mut rbuf),
+        Box::pin(read_connect(&inner, &mut reader, &mut rbuf)),
     )
     .await;
     match handshake {
         Ok(Ok((codec, connect))) => {
-            if let Some(connection) =
-                accept(&inner, codec, *connect, peer, over_limit, &mut writer).await
+            if let Some(connection) = Box::pin(accept(
+                &inner,
+                codec,
+                *connect,
+                peer,
+                over_limit,
+                &mut writer,
+            ))
+            .await
             {
                 connection.serve(&mut reader, &mut writer, rbuf).await;
             }
@@ -154,13 +163,8 @@ async fn read_connect<R: AsyncRead + Unpin>(
                     return Ok((codec, connect));
                 }
                 Err(rmqtt_codec::error::DecodeError::InvalidClientId) => {
-                    let refusal = ConnectAck {
-                        reason_code: wire::connack_reason(ReasonCode::CLIENT_IDENTIFIER_NOT_VALID),
-                        ..ConnectAck::default()
-                    };
-                    let mut reply = BytesMut::new();
-                    let _ = codec.encode(Packet::ConnectAck(Box::new(refusal)), &mut reply);
-                    return Err(Some(reply.to_vec()));
+                    let refusal = refusal_connack(codec, ReasonCode::CLIENT_IDENTIFIER_NOT_VALID);
+                    return Err(Some(refusal.to_vec()));
                 }
                 Ok(Some(_)) | Err(_) => return Err(None),
                 Ok(None) => {}
@@ -276,7 +280,7 @@ async fn accept<W: AsyncWrite + Unpin>(
         session: attached.session,
         generation: attached.generation,
         kicked: Some(attached.kicked),
-        will: connect.last_will,
+        will: connect.last_will.map(Box::new),
         keepalive: (keepalive > 0).then(|| Duration::from_millis(u64::from(keepalive) * 1500)),
         last_seen: Instant::now(),
         send_window: usize::from(send_window.max(1)),
@@ -293,6 +297,19 @@ async fn accept<W: AsyncWrite + Unpin>(
     Some(connection)
 }
 
+/// The bytes of a CONNACK refusing with `code`.
+fn refusal_connack(codec: &mut WireCodec, code: ReasonCode) -> BytesMut {
+    let connack = ConnectAck {
+        reason_code: wire::connack_reason(code),
+        ..ConnectAck::default()
+    };
+    let mut buf = BytesMut::new();
+    if let Err(error) = codec.encode(Packet::ConnectAck(Box::new(connack)), &mut buf) {
+        tracing::debug!(%error, "CONNACK not encoded");
+    }
+    buf
+}
+
 /// Sends a refusing CONNACK; the connection then closes.
 async fn refuse<W: AsyncWrite + Unpin>(
     inner: &Inner,
@@ -301,17 +318,8 @@ async fn refuse<W: AsyncWrite + Unpin>(
     code: ReasonCode,
 ) -> Option<Box<Connection>> {
     inner.stats.connections_refused.increment(1);
-    let connack = ConnectAck {
-        reason_code: wire::connack_reason(code),
-        ..ConnectAck::default()
-    };
-    let mut buf = BytesMut::new();
-    if codec
-        .encode(Packet::ConnectAck(Box::new(connack)), &mut buf)
-        .is_ok()
-    {
-        let _ = tokio::time::timeout(FAREWELL_TIMEOUT, writer.write_all(&buf)).await;
-    }
+    let refusal = refusal_connack(codec, code);
+    let _ = tokio::time::timeout(FAREWELL_TIMEOUT, writer.write_all(&refusal)).await;
     None
 }
 
@@ -325,7 +333,7 @@ struct Connection {
     session: Arc<Session>,
     generation: u64,
     kicked: Option<oneshot::Receiver<DisconnectReason>>,
-    will: Option<LastWill>,
+    will: Option<Box<LastWill>>,
     /// 1.5 times the keepalive; `None` disables the check.
     keepalive: Option<Duration>,
     last_seen: Instant,
@@ -358,14 +366,14 @@ impl Connection {
         tokio::pin!(keepalive);
         self.pump();
         // Packets pipelined behind CONNECT arrived with it.
-        let mut pipelined_failure = self.process(&mut rbuf).await.err();
+        let mut pipelined_failure = Box::pin(self.process(&mut rbuf)).await.err();
         let ending = loop {
             if let Some(ending) = pipelined_failure.take() {
                 break ending;
             }
             if !self.pending_records.is_empty() {
                 let records = std::mem::take(&mut self.pending_records);
-                self.inner.persist(records).await;
+                Box::pin(self.inner.persist(records)).await;
             }
             tokio::select! {
                 biased;
@@ -396,7 +404,7 @@ impl Connection {
                     Ok(n) => {
                         self.inner.stats.bytes_in.increment(n as u64);
                         self.last_seen = Instant::now();
-                        if let Err(ending) = self.process(&mut rbuf).await {
+                        if let Err(ending) = Box::pin(self.process(&mut rbuf)).await {
                             break ending;
                         }
                         if rbuf.is_empty() && rbuf.capacity() > SHRINK_ABOVE {
@@ -414,7 +422,7 @@ impl Connection {
                 }
             }
         };
-        self.finish(ending, writer).await;
+        Box::pin(self.finish(ending, writer)).await;
     }
 
     /// Decodes and handles every complete packet in `buf`.
@@ -1053,5 +1061,26 @@ impl Connection {
                 tracing::error!(%error, "will not durable");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Idle connections are many: what each one holds while waiting must stay small.
+    #[tokio::test]
+    async fn an_idle_connection_holds_little() {
+        let config = crate::BrokerConfig::default();
+        let broker = crate::Broker::start(config, crate::Hooks::new(crate::AllowAll::new("x")))
+            .await
+            .unwrap();
+        let (io, _peer_side) = tokio::io::duplex(64);
+        let connection = super::run(broker.inner_for_tests(), io, "127.0.0.1:1".parse().unwrap());
+        let future_size = std::mem::size_of_val(&connection);
+        assert!(
+            future_size <= 1024,
+            "connection future is {future_size} bytes"
+        );
+        let state_size = std::mem::size_of::<super::Connection>();
+        assert!(state_size <= 384, "connection state is {state_size} bytes");
     }
 }

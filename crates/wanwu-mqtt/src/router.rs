@@ -12,6 +12,9 @@ use crate::message::QoS;
 use crate::session::Session;
 use crate::topic::FilterSpec;
 
+/// Up to this many targets, duplicates are found by scanning.
+const LINEAR_SCAN_LIMIT: usize = 8;
+
 /// One subscriber of a trie node.
 #[derive(Debug, Clone)]
 struct Subscriber {
@@ -206,21 +209,32 @@ impl Router {
             return Vec::new();
         };
         let mut targets: Vec<Target> = Vec::new();
+        // Where each session is in `targets`; a linear scan is cheaper for a few targets.
         let mut positions: HashMap<u64, usize> = HashMap::new();
         let mut add = |subscriber: &Subscriber| {
             if subscriber.options.no_local && subscriber.session.id == origin {
                 return;
             }
             let id = subscriber.session.id;
-            match positions.get(&id) {
-                Some(&at) => {
+            let found = if targets.len() <= LINEAR_SCAN_LIMIT {
+                targets.iter().position(|t| t.session.id == id)
+            } else {
+                if positions.is_empty() {
+                    positions.extend(targets.iter().enumerate().map(|(at, t)| (t.session.id, at)));
+                }
+                positions.get(&id).copied()
+            };
+            match found {
+                Some(at) => {
                     let target = &mut targets[at];
                     target.qos = target.qos.max(subscriber.options.qos);
                     target.retain_as_published |= subscriber.options.retain_as_published;
                     target.subscription_ids.extend(subscriber.id);
                 }
                 None => {
-                    positions.insert(id, targets.len());
+                    if !positions.is_empty() {
+                        positions.insert(id, targets.len());
+                    }
                     targets.push(Target {
                         session: subscriber.session.clone(),
                         qos: subscriber.options.qos,
@@ -349,6 +363,32 @@ mod tests {
         assert_eq!(targets.len(), 1);
         assert_eq!(targets[0].qos, QoS::ExactlyOnce);
         assert_eq!(targets[0].subscription_ids.len(), 2);
+    }
+
+    #[test]
+    fn many_overlapping_subscribers_are_each_targeted_once() {
+        let router = Router::default();
+        let ns: Arc<str> = "t".into();
+        for id in 1..=20 {
+            let s = session(id);
+            router.subscribe(
+                &ns,
+                parse_filter("a/#").unwrap(),
+                &s,
+                options(QoS::AtMostOnce),
+                None,
+            );
+            router.subscribe(
+                &ns,
+                parse_filter("a/b").unwrap(),
+                &s,
+                options(QoS::AtLeastOnce),
+                None,
+            );
+        }
+        let targets = router.targets("t", "a/b", 0);
+        assert_eq!(ids(&targets), (1..=20).collect::<Vec<u64>>());
+        assert!(targets.iter().all(|t| t.qos == QoS::AtLeastOnce));
     }
 
     #[test]
