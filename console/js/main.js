@@ -15,6 +15,7 @@ const products = () => import('./pages/products.js');
 const assets = () => import('./pages/assets.js');
 const rules = () => import('./pages/rules.js');
 const alarms = () => import('./pages/alarms.js');
+const tokens = () => import('./pages/tokens.js');
 
 const ROUTES = [
   ['', overview],
@@ -26,6 +27,7 @@ const ROUTES = [
   ['rules', rules],
   ['rules/:id', rules],
   ['alarms', alarms],
+  ['tokens', tokens],
 ];
 
 const main = document.getElementById('main');
@@ -70,6 +72,8 @@ function signOut(message) {
 
 function renderChrome() {
   nav.hidden = !state.identity;
+  const tokensLink = nav.querySelector('a[href="#/tokens"]');
+  if (tokensLink) tokensLink.hidden = !state.identity || !['admin', 'unknown'].includes(state.identity.role);
   if (!state.identity) {
     replace(who);
     return;

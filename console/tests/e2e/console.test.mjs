@@ -300,6 +300,27 @@ flow('the console is usable from the keyboard', ['GET /devices'], async () => {
   assertNoProblems();
 });
 
+flow('an admin creates and revokes an API token', ['GET /tokens', 'POST /tokens', 'DELETE /tokens/{id}'], async () => {
+  await go('#/tokens');
+  const form = page.getByRole('form', { name: 'Create an API token' });
+  await form.getByLabel('Name').fill('night-shift');
+  await form.getByLabel('Role').selectOption('operator');
+  await form.getByLabel('Name').press('Enter');
+  await page.locator('[data-api-token="shown"] pre').waitFor();
+  const secret = (await page.locator('[data-api-token="shown"] pre').innerText()).trim();
+  // The new secret works against the API, with the role chosen.
+  const asOperator = restClient(server, secret);
+  assert.equal((await asOperator.call('GET', '/products')).status, 200);
+  assert.equal((await asOperator.call('POST', '/tokens', { name: 'x', role: 'viewer' })).status, 403);
+  await page.locator('tr.token-night-shift').waitFor();
+  await browser.screenshot('tokens');
+  await page.getByRole('button', { name: 'Revoke token night-shift' }).click();
+  await page.getByRole('button', { name: 'Confirm revoking token night-shift' }).click();
+  await page.locator('tr.token-night-shift').waitFor({ state: 'detached' });
+  assert.equal((await asOperator.call('GET', '/products')).status, 401);
+  assertNoProblems();
+});
+
 flow('a viewer sees no write controls', ['POST /tokens', WHOAMI_NEEDED], async () => {
   const viewer = await rest.ok('POST', '/tokens', { name: 'watcher', role: 'viewer' });
   const v = await openBrowser({ width: 820, height: 1100 });
