@@ -149,12 +149,17 @@ impl Run {
         if range.len() == self.len() {
             return self.clone();
         }
+        Run::copy_of(&self.ts, &self.values, range)
+    }
+
+    /// A run of `ts[range]` and `values[range]` (sorted, unique timestamps).
+    pub(crate) fn copy_of(ts: &[i64], values: &Column, range: std::ops::Range<usize>) -> Run {
         let mut out = Run {
-            ts: self.ts[range.clone()].to_vec(),
-            values: Column::with_capacity(self.values.value_type(), range.len()),
+            ts: ts[range.clone()].to_vec(),
+            values: Column::with_capacity(values.value_type(), range.len()),
         };
         for i in range {
-            out.values.push_from(&self.values, i);
+            out.values.push_from(values, i);
         }
         out
     }

@@ -50,17 +50,14 @@ impl HeadSeries {
         }
     }
 
-    /// The sorted points with `from <= ts <= to`.
+    /// The sorted points with `from <= ts <= to`, copying only those.
     pub(crate) fn run_in(&self, from: i64, to: i64) -> Run {
-        if self.sorted {
-            Run {
-                ts: self.ts.clone(),
-                values: self.values.clone(),
-            }
-            .clip(from, to)
-        } else {
-            Run::from_unsorted(&self.ts, &self.values).clip(from, to)
+        if !self.sorted {
+            return Run::from_unsorted(&self.ts, &self.values).clip(from, to);
         }
+        let start = self.ts.partition_point(|&t| t < from);
+        let end = self.ts.partition_point(|&t| t <= to).max(start);
+        Run::copy_of(&self.ts, &self.values, start..end)
     }
 
     fn remove_range(&mut self, from: i64, to: i64) -> usize {
