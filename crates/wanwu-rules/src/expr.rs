@@ -160,7 +160,7 @@ impl Expr {
             &mut errors,
         );
         errors.into_result()?;
-        aggregates.sort_by(|a, b| a.variable().cmp(&b.variable()));
+        aggregates.sort_by_key(AggregateCall::variable);
         aggregates.dedup();
         let references = program.references();
         let vars = Vars {

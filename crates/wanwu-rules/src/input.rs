@@ -43,7 +43,7 @@ pub struct Input {
     pub event: Option<String>,
     /// The alarm after the change, for alarm changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alarm: Option<Alarm>,
+    pub alarm: Option<Box<Alarm>>,
     /// How many rule actions led to this input: 0 for what a device sent; an action planned
     /// while handling an input of `hops` h carries h + 1 (see [`crate::engine`]).
     #[serde(default)]
@@ -101,7 +101,7 @@ impl Input {
             ts,
             values: BTreeMap::new(),
             event: None,
-            alarm: Some(alarm),
+            alarm: Some(Box::new(alarm)),
             hops,
         }
     }

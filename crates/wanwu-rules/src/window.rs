@@ -172,7 +172,7 @@ mod tests {
         );
         assert_eq!(h.truncated(), 92);
         assert!(
-            h.series.get("other").is_none(),
+            !h.series.contains_key("other"),
             "untracked keys are not kept"
         );
     }
