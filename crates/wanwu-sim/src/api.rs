@@ -38,8 +38,10 @@ struct Answer {
 }
 
 impl ApiClient {
-    /// A client of the platform at `base_url` (e.g. `http://127.0.0.1:8080`).
+    /// A client of the platform at `base_url` (e.g. `http://127.0.0.1:8080`). TLS uses
+    /// rustls with the `ring` provider (installed for the process unless one already is).
     pub fn new(base_url: &str, token: &str) -> Result<ApiClient, SimError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
             .build()
@@ -257,5 +259,23 @@ mod tests {
         stored["name"] = json!("Other");
         assert!(!same_product(&stored, &product));
         assert!(!same_product(&json!(null), &product));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_platform_is_a_clear_error() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let api = ApiClient::new(&format!("http://127.0.0.1:{port}/"), "t").unwrap();
+        let plan = crate::fleet_plan(1, &[Scenario::Fleet], 1, "x-");
+        let error = api.provision(&plan).await.unwrap_err();
+        assert!(matches!(error, SimError::Http { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("creating product \"vehicle\""),
+            "{error}"
+        );
     }
 }

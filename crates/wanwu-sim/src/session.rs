@@ -22,6 +22,9 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep};
 const REQUEST_CAPACITY: usize = 64;
 /// Incoming messages waiting for the driver.
 const INCOMING_CAPACITY: usize = 32;
+/// Most unacknowledged QoS 1 messages per device. The client sizes its tracking tables by
+/// this (and by the broker's receive maximum, up to 65,535, when unset: megabytes per device).
+const MAX_INFLIGHT: u16 = 32;
 /// Longest wait before reconnecting.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -80,7 +83,8 @@ pub(crate) async fn run_session(
     options
         .set_credentials(id.clone(), token)
         .set_keep_alive(config.keep_alive_s)
-        .set_clean_start(true);
+        .set_clean_start(true)
+        .set_outgoing_inflight_upper_limit(MAX_INFLIGHT);
     let (client, eventloop) = AsyncClient::builder(options)
         .capacity(REQUEST_CAPACITY)
         .build();
