@@ -291,14 +291,12 @@ impl Engine {
         if !outcome.trigger_matched {
             return Ok(outcome);
         }
-        let facts = Facts {
-            tenant: &input.tenant,
-            input: Some(input),
-            ts: input.ts,
-            device: device.as_deref(),
-            prev: Some(&context.prev),
-            twin: context.twin.clone(),
-        };
+        let facts = Facts::of_input(
+            input,
+            device.as_deref(),
+            &context.prev,
+            context.twin.clone(),
+        );
         let scope = facts.scope(&root, rule.vars);
         let scope = rule_scope(&rule, &scope, &history, input.ts);
         match condition(&rule, &scope) {
@@ -495,14 +493,7 @@ impl Evaluator {
                 .twin
                 .then(|| engine.directory.twin(&input.tenant, &input.device))
                 .flatten();
-            let facts = Facts {
-                tenant: &input.tenant,
-                input: Some(input),
-                ts: input.ts,
-                device: device.as_deref(),
-                prev: Some(&state.prev),
-                twin,
-            };
+            let facts = Facts::of_input(input, device.as_deref(), &state.prev, twin);
             let scope = facts.scope(root, vars);
             let now = engine.clock.now_ms();
             for &index in matched.iter() {

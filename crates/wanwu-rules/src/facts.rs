@@ -21,6 +21,25 @@ pub(crate) struct Facts<'a> {
     pub twin: Option<TwinSnapshot>,
 }
 
+impl<'a> Facts<'a> {
+    /// The facts of `input` from `device`.
+    pub fn of_input(
+        input: &'a Input,
+        device: Option<&'a DeviceInfo>,
+        prev: &'a BTreeMap<String, Value>,
+        twin: Option<TwinSnapshot>,
+    ) -> Self {
+        Facts {
+            tenant: &input.tenant,
+            input: Some(input),
+            ts: input.ts,
+            device,
+            prev: Some(prev),
+            twin,
+        }
+    }
+}
+
 fn kind_name(input: Option<&Input>) -> &'static str {
     match input.map(|i| i.kind) {
         None => "schedule",
