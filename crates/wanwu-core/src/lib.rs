@@ -14,17 +14,24 @@ pub mod auth;
 pub mod bootstrap;
 pub mod clock;
 pub mod error;
+pub mod ingest;
 pub mod presence;
+pub mod product_cache;
 pub mod registry;
 pub mod scope;
+pub mod telemetry;
 pub mod token;
 
 pub use auth::{ApiPrincipal, Auth, DevicePrincipal};
 pub use bootstrap::{BootstrapOutcome, DEFAULT_TENANT, PLATFORM_ADMIN_TOKEN_ID};
 pub use error::CoreError;
+pub use ingest::{Ingest, IngestConfig, IngestError, IngestReceipt, TelemetryOptions};
 pub use presence::{Presence, PresenceState};
 pub use registry::Registry;
 pub use scope::Scope;
+pub use telemetry::Telemetry;
+/// The embedded time-series engine telemetry is stored in.
+pub use wanwu_tsdb as tsdb;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -32,6 +39,8 @@ use wanwu_store::{SqliteStore, Store};
 
 /// File name of the metadata database inside the data directory.
 pub const METADATA_DB_FILE: &str = "metadata.db";
+/// Directory of the time-series store inside the data directory.
+pub const TSDB_DIR: &str = "tsdb";
 
 /// The running platform: its components share one metadata store.
 #[derive(Clone)]
@@ -44,22 +53,43 @@ pub struct Platform {
     pub registry: Registry,
     /// Connection state of devices.
     pub presence: Arc<Presence>,
+    /// The ingest pipeline: validated telemetry into the store, latest values, processors.
+    pub ingest: Arc<Ingest>,
+    /// Telemetry queries, exports and deletes.
+    pub telemetry: Arc<Telemetry>,
+    tsdb: tsdb::Engine,
 }
 
 impl Platform {
-    /// A platform on `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// A platform on `store`, keeping telemetry in `tsdb`.
+    pub fn new(store: Arc<dyn Store>, tsdb: tsdb::Engine, ingest: IngestConfig) -> Self {
         let auth = Arc::new(Auth::new(store.clone()));
+        let registry = Registry::new(store.clone(), auth.clone());
+        let ingest = Arc::new(Ingest::new(tsdb.clone(), registry.clone(), ingest));
         Platform {
-            registry: Registry::new(store.clone(), auth.clone()),
+            telemetry: Arc::new(Telemetry::new(
+                tsdb.clone(),
+                registry.clone(),
+                ingest.clone(),
+            )),
+            ingest,
+            tsdb,
+            registry,
             store,
             auth,
             presence: Arc::new(Presence::default()),
         }
     }
 
-    /// A platform on the embedded SQLite store in `data_dir` (created if missing).
+    /// A platform on the embedded stores in `data_dir` (created if missing), with the
+    /// default telemetry options.
     pub async fn open(data_dir: &Path) -> Result<Self, CoreError> {
+        Self::open_with(data_dir, TelemetryOptions::default()).await
+    }
+
+    /// A platform on the embedded stores in `data_dir` (created if missing): metadata in
+    /// SQLite, telemetry in the time-series engine in `DATA/tsdb`.
+    pub async fn open_with(data_dir: &Path, options: TelemetryOptions) -> Result<Self, CoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             CoreError::Internal(format!(
                 "creating data directory {}: {e}",
@@ -67,7 +97,28 @@ impl Platform {
             ))
         })?;
         let store = SqliteStore::open(&data_dir.join(METADATA_DB_FILE)).await?;
-        Ok(Self::new(Arc::new(store)))
+        let tsdb_dir = data_dir.join(TSDB_DIR);
+        let tsdb = tsdb::Engine::open(&tsdb_dir, options.tsdb)
+            .await
+            .map_err(|e| CoreError::Internal(format!("opening {}: {e}", tsdb_dir.display())))?;
+        let report = tsdb.recovery_report();
+        if !report.damage.is_empty() {
+            tracing::warn!(
+                ?report,
+                "telemetry log damaged; kept everything before the damage"
+            );
+        }
+        Ok(Self::new(Arc::new(store), tsdb, options.ingest))
+    }
+
+    /// Validates and stores a telemetry payload of `device` (any of the three forms); returns
+    /// once the points are durable in the write-ahead log. See [`ingest`].
+    pub async fn ingest_telemetry(
+        &self,
+        device: &DevicePrincipal,
+        payload: &[u8],
+    ) -> Result<IngestReceipt, IngestError> {
+        self.ingest.ingest(device, payload).await
     }
 
     /// Device authentication for MQTT CONNECT and HTTP ingest: the device whose id is
@@ -85,8 +136,11 @@ impl Platform {
         self.auth.authenticate_api_token(token).await
     }
 
-    /// Finishes pending work and closes the store.
+    /// Finishes pending work and closes the stores (the time-series head is flushed).
     pub async fn shutdown(&self) {
+        if let Err(e) = self.tsdb.clone().close().await {
+            tracing::error!(error = %e, "closing the time-series store");
+        }
         self.store.close().await;
     }
 }

@@ -13,6 +13,7 @@ pub use tokens::CreatedApiToken;
 
 use crate::auth::{ApiPrincipal, Auth};
 use crate::error::CoreError;
+use crate::product_cache::ProductCache;
 use crate::scope::Scope;
 use std::sync::Arc;
 use wanwu_store::Store;
@@ -22,12 +23,17 @@ use wanwu_store::Store;
 pub struct Registry {
     store: Arc<dyn Store>,
     auth: Arc<Auth>,
+    products: Arc<ProductCache>,
 }
 
 impl Registry {
-    /// A registry on `store`, invalidating `auth`'s caches on changes.
+    /// A registry on `store`, invalidating `auth`'s caches and its product cache on changes.
     pub fn new(store: Arc<dyn Store>, auth: Arc<Auth>) -> Self {
-        Registry { store, auth }
+        Registry {
+            products: Arc::new(ProductCache::new(store.clone())),
+            store,
+            auth,
+        }
     }
 
     /// The scope `principal` acts in: its own tenant, or `requested` when that differs and

@@ -4,6 +4,7 @@ use super::Registry;
 use crate::clock::now_ms;
 use crate::error::CoreError;
 use crate::scope::Scope;
+use std::sync::Arc;
 use wanwu_model::entity::{ProductPatch, ProductRecord};
 use wanwu_model::thing::Product;
 use wanwu_store::{Page, PageRequest};
@@ -42,9 +43,10 @@ impl Registry {
         Ok(self.store.get_product(&scope.tenant, id).await?)
     }
 
-    /// The product of a device in `tenant`, for the ingest path (no role check).
-    pub async fn product_of(&self, tenant: &str, product: &str) -> Result<Product, CoreError> {
-        Ok(self.store.get_product(tenant, product).await?.definition)
+    /// The product of a device in `tenant`, for the ingest path (no role check); cached in
+    /// memory until the product changes.
+    pub async fn product_of(&self, tenant: &str, product: &str) -> Result<Arc<Product>, CoreError> {
+        self.products.get(tenant, product).await
     }
 
     /// Changes a product; the whole new definition is validated.
@@ -62,12 +64,15 @@ impl Registry {
         self.store
             .update_product(&scope.tenant, &record.definition, record.updated_at)
             .await?;
+        self.products.forget(&scope.tenant, id);
         Ok(record)
     }
 
     /// Deletes a product no device uses.
     pub async fn delete_product(&self, scope: &Scope, id: &str) -> Result<(), CoreError> {
         scope.require_write()?;
-        Ok(self.store.delete_product(&scope.tenant, id).await?)
+        self.store.delete_product(&scope.tenant, id).await?;
+        self.products.forget(&scope.tenant, id);
+        Ok(())
     }
 }

@@ -1,0 +1,221 @@
+//! The ingest pipeline: the one path every reading takes, whichever adapter received it.
+//!
+//! A payload of an authenticated device (MQTT `devices/{id}/telemetry`, HTTP
+//! `POST /devices/{id}/telemetry`) is
+//! 1. parsed and validated against the device's product (cached in memory, see
+//!    [`crate::product_cache`]): every key a property, every value of its type and range;
+//!    at most [`IngestConfig::max_batch_points`] points; no timestamp further in the future
+//!    than [`IngestConfig::max_future_skew`] (old timestamps are fine: late data from edge
+//!    nodes lands where it belongs). Any problem rejects the whole payload;
+//! 2. written to the time-series store as one atomic batch. [`Ingest::ingest`] returns only
+//!    once the batch is in the write-ahead log (fsynced first under `fsync = "always"`), so
+//!    an acknowledgement (PUBACK, HTTP 2xx) means the points survive `kill -9`;
+//! 3. recorded as the latest value per (device, key) ([`LatestValues`]);
+//! 4. offered to the processors (live subscribers, twin, rules) through bounded queues
+//!    ([`Fanout`]); a full queue drops and counts, it never holds ingestion up.
+//!
+//! Metrics: `wanwu_ingest_messages_total` (accepted payloads), `wanwu_ingest_points_total`
+//! (stored values), `wanwu_ingest_rejected_total{reason}`, `wanwu_ingest_latency_seconds`.
+
+mod convert;
+mod error;
+mod fanout;
+mod latest;
+
+pub use convert::{from_stored, to_stored};
+pub use error::{
+    IngestError, MQTT_PAYLOAD_FORMAT_INVALID, MQTT_QUOTA_EXCEEDED, MQTT_UNSPECIFIED_ERROR,
+};
+pub use fanout::{Fanout, Ingested};
+pub use latest::{LatestValue, LatestValues};
+
+use crate::auth::DevicePrincipal;
+use crate::clock::now_ms;
+use crate::registry::Registry;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wanwu_model::message::MAX_POINTS_PER_PAYLOAD;
+use wanwu_model::{Point, ValidationErrors, parse_telemetry};
+use wanwu_tsdb::{Batch, Engine, SeriesKey};
+
+/// Limits of the ingest pipeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestConfig {
+    /// Most points (timestamps) one payload may carry; default and upper limit 1000.
+    pub max_batch_points: usize,
+    /// How far in the future a timestamp may lie (device clocks run ahead); default 5 minutes.
+    pub max_future_skew: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_batch_points: MAX_POINTS_PER_PAYLOAD,
+            max_future_skew: Duration::from_secs(300),
+        }
+    }
+}
+
+/// How telemetry is stored and ingested.
+#[derive(Clone, Debug, Default)]
+pub struct TelemetryOptions {
+    /// Options of the time-series engine (fsync policy, partition width, retention, ...).
+    pub tsdb: wanwu_tsdb::Options,
+    /// Limits of the ingest pipeline.
+    pub ingest: IngestConfig,
+}
+
+/// What was stored of an accepted payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct IngestReceipt {
+    /// Points (timestamps) stored.
+    pub points: usize,
+    /// Values stored (one per key and timestamp).
+    pub values: usize,
+}
+
+/// The ingest pipeline of a platform.
+pub struct Ingest {
+    tsdb: Engine,
+    registry: Registry,
+    latest: LatestValues,
+    fanout: Fanout,
+    config: IngestConfig,
+}
+
+impl Ingest {
+    /// A pipeline storing into `tsdb`, validating against the products of `registry`.
+    pub fn new(tsdb: Engine, registry: Registry, config: IngestConfig) -> Self {
+        Ingest {
+            tsdb,
+            registry,
+            latest: LatestValues::default(),
+            fanout: Fanout::default(),
+            config,
+        }
+    }
+
+    /// Validates and stores a telemetry payload of `device`; returns once it is durable.
+    pub async fn ingest(
+        &self,
+        device: &DevicePrincipal,
+        payload: &[u8],
+    ) -> Result<IngestReceipt, IngestError> {
+        let started = Instant::now();
+        let result = self.store(device, payload).await;
+        match &result {
+            Ok(receipt) => {
+                metrics::counter!("wanwu_ingest_messages_total").increment(1);
+                metrics::counter!("wanwu_ingest_points_total").increment(receipt.values as u64);
+                metrics::histogram!("wanwu_ingest_latency_seconds")
+                    .record(started.elapsed().as_secs_f64());
+            }
+            Err(e) => {
+                metrics::counter!("wanwu_ingest_rejected_total", "reason" => e.reason())
+                    .increment(1);
+            }
+        }
+        result
+    }
+
+    async fn store(
+        &self,
+        device: &DevicePrincipal,
+        payload: &[u8],
+    ) -> Result<IngestReceipt, IngestError> {
+        let product = self
+            .registry
+            .product_of(&device.tenant, &device.product)
+            .await
+            .map_err(|e| IngestError::Storage(format!("product of {}: {e}", device.device)))?;
+        let now = now_ms();
+        let points = parse_telemetry(&product, payload, now)?;
+        if points.len() > self.config.max_batch_points {
+            return Err(IngestError::TooManyPoints {
+                got: points.len(),
+                max: self.config.max_batch_points,
+            });
+        }
+        self.check_skew(&points, payload, now)?;
+        let (batch, values) = batch_of(device, &points);
+        self.tsdb.write(batch).await?;
+        self.latest.record(&device.tenant, &device.device, &points);
+        let receipt = IngestReceipt {
+            points: points.len(),
+            values,
+        };
+        if self.fanout.processors() > 0 {
+            self.fanout.publish(Arc::new(Ingested {
+                tenant: device.tenant.clone(),
+                device: device.device.clone(),
+                product: device.product.clone(),
+                points,
+            }));
+        }
+        Ok(receipt)
+    }
+
+    /// Rejects timestamps beyond the allowed skew, naming each (`ts` or `[i].ts`).
+    fn check_skew(&self, points: &[Point], payload: &[u8], now: i64) -> Result<(), IngestError> {
+        let limit = now.saturating_add(self.config.max_future_skew.as_millis() as i64);
+        let array = payload.trim_ascii_start().first() == Some(&b'[');
+        let mut errors = ValidationErrors::default();
+        for (i, point) in points.iter().enumerate().filter(|(_, p)| p.ts > limit) {
+            let path = if array {
+                format!("[{i}].ts")
+            } else {
+                "ts".to_owned()
+            };
+            errors.push(
+                path,
+                format!(
+                    "{} {} ({} ms ahead of the server clock, at most {} allowed)",
+                    point.ts,
+                    error::FUTURE_TIMESTAMP,
+                    point.ts - now,
+                    self.config.max_future_skew.as_millis()
+                ),
+            );
+        }
+        errors.into_result().map_err(IngestError::Invalid)
+    }
+
+    /// The latest values of every device.
+    pub fn latest(&self) -> &LatestValues {
+        &self.latest
+    }
+
+    /// The processors fed with stored telemetry.
+    pub fn fanout(&self) -> &Fanout {
+        &self.fanout
+    }
+
+    /// The pipeline's limits.
+    pub fn config(&self) -> &IngestConfig {
+        &self.config
+    }
+}
+
+/// The store batch of `points` of `device`, one entry per key; and the number of values.
+fn batch_of(device: &DevicePrincipal, points: &[Point]) -> (Batch, usize) {
+    let mut by_key: BTreeMap<&str, Vec<wanwu_tsdb::Point>> = BTreeMap::new();
+    for point in points {
+        for (key, value) in &point.values {
+            by_key
+                .entry(key)
+                .or_default()
+                .push(wanwu_tsdb::Point::new(point.ts, to_stored(value)));
+        }
+    }
+    let mut batch = Batch::new();
+    for (key, points) in by_key {
+        batch.extend(
+            SeriesKey::new(device.tenant.as_str(), device.device.as_str(), key),
+            points,
+        );
+    }
+    let values = batch.len();
+    (batch, values)
+}
