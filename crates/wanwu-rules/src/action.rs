@@ -2,6 +2,7 @@
 //! to carry out ([`PlannedAction`]).
 
 use crate::alarm::AlarmSeverity;
+use crate::error::{tagged, variant};
 use crate::span::Span;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -12,89 +13,124 @@ use wanwu_model::Value;
 /// Strings in `values`, `params`, `details`, `payload`, `body`, `topic` and `url` are
 /// templates (see [`crate::template`]). `devices` absent or empty means the device whose
 /// input triggered the rule (rules triggered by a schedule, and scenes, must name devices).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ActionDef {
     /// Set desired twin keys.
-    SetDesired {
-        /// Target devices.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        devices: Vec<String>,
-        /// Keys and (templated) values.
-        values: serde_json::Map<String, serde_json::Value>,
-    },
+    SetDesired(SetDesiredDef),
     /// Send a command.
-    Command {
-        /// Target devices.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        devices: Vec<String>,
-        /// Command name of the product's thing model.
-        name: String,
-        /// Parameters (templated).
-        #[serde(default)]
-        params: serde_json::Map<String, serde_json::Value>,
-    },
+    Command(CommandDef),
     /// Raise (or repeat) an alarm.
-    RaiseAlarm {
-        /// Alarm type.
-        alarm: String,
-        /// Severity.
-        severity: AlarmSeverity,
-        /// Details (templated).
-        #[serde(default)]
-        details: serde_json::Value,
-        /// Device it is about; default the triggering device.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        device: Option<String>,
-    },
+    RaiseAlarm(RaiseAlarmDef),
     /// Clear an open alarm.
-    ClearAlarm {
-        /// Alarm type.
-        alarm: String,
-        /// Device it is about; default the triggering device.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        device: Option<String>,
-    },
+    ClearAlarm(ClearAlarmDef),
     /// Publish an MQTT message inside the tenant.
-    Publish {
-        /// Topic (templated).
-        topic: String,
-        /// Payload (templated JSON).
-        payload: serde_json::Value,
-        /// QoS 0 or 1.
-        #[serde(default)]
-        qos: u8,
-        /// Retain flag.
-        #[serde(default)]
-        retain: bool,
-    },
+    Publish(PublishDef),
     /// POST JSON to a URL.
-    Webhook {
-        /// http or https URL (templated).
-        url: String,
-        /// Extra headers.
-        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        headers: BTreeMap<String, String>,
-        /// Body (templated JSON); default the whole template context.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        body: Option<serde_json::Value>,
-        /// Time limit of one attempt; default 5s.
-        #[serde(default = "default_timeout")]
-        timeout: Span,
-        /// Attempts after the first; default 3.
-        #[serde(default = "default_retries")]
-        retries: u32,
-        /// Wait before the first retry, doubled after each; default 500ms.
-        #[serde(default = "default_backoff")]
-        backoff: Span,
-    },
+    Webhook(WebhookDef),
     /// Write a derived telemetry key of the triggering device, computed by CEL.
-    Derive {
-        /// Telemetry key written.
-        key: String,
-        /// CEL expression over the same variables as conditions.
-        expr: String,
-    },
+    Derive(DeriveDef),
+}
+
+/// Set desired twin keys.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetDesiredDef {
+    /// Target devices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    /// Keys and (templated) values.
+    pub values: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Send a command.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandDef {
+    /// Target devices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    /// Command name of the product's thing model.
+    pub name: String,
+    /// Parameters (templated).
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Raise (or repeat) an alarm.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaiseAlarmDef {
+    /// Alarm type.
+    pub alarm: String,
+    /// Severity.
+    pub severity: AlarmSeverity,
+    /// Details (templated).
+    #[serde(default)]
+    pub details: serde_json::Value,
+    /// Device it is about; default the triggering device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+/// Clear an open alarm.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClearAlarmDef {
+    /// Alarm type.
+    pub alarm: String,
+    /// Device it is about; default the triggering device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+/// Publish an MQTT message inside the tenant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishDef {
+    /// Topic (templated).
+    pub topic: String,
+    /// Payload (templated JSON).
+    pub payload: serde_json::Value,
+    /// QoS 0 or 1.
+    #[serde(default)]
+    pub qos: u8,
+    /// Retain flag.
+    #[serde(default)]
+    pub retain: bool,
+}
+
+/// POST JSON to a URL.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookDef {
+    /// http or https URL (templated).
+    pub url: String,
+    /// Extra headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Body (templated JSON); default the whole template context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+    /// Time limit of one attempt; default 5s.
+    #[serde(default = "default_timeout")]
+    pub timeout: Span,
+    /// Attempts after the first; default 3.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Wait before the first retry, doubled after each; default 500ms.
+    #[serde(default = "default_backoff")]
+    pub backoff: Span,
+}
+
+/// Write a derived telemetry key of the triggering device, computed by CEL.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeriveDef {
+    /// Telemetry key written.
+    pub key: String,
+    /// CEL expression over the same variables as conditions.
+    pub expr: String,
 }
 
 fn default_timeout() -> Span {
@@ -109,17 +145,41 @@ fn default_backoff() -> Span {
     Span::from_millis(500)
 }
 
+impl<'de> Deserialize<'de> for ActionDef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const TYPES: &[&str] = &[
+            "set_desired",
+            "command",
+            "raise_alarm",
+            "clear_alarm",
+            "publish",
+            "webhook",
+            "derive",
+        ];
+        let (tag, fields) = tagged(deserializer, TYPES)?;
+        match tag.as_str() {
+            "set_desired" => variant(fields).map(ActionDef::SetDesired),
+            "command" => variant(fields).map(ActionDef::Command),
+            "raise_alarm" => variant(fields).map(ActionDef::RaiseAlarm),
+            "clear_alarm" => variant(fields).map(ActionDef::ClearAlarm),
+            "publish" => variant(fields).map(ActionDef::Publish),
+            "webhook" => variant(fields).map(ActionDef::Webhook),
+            _ => variant(fields).map(ActionDef::Derive),
+        }
+    }
+}
+
 impl ActionDef {
     /// The action's type as written, e.g. `raise_alarm`.
     pub fn type_name(&self) -> &'static str {
         match self {
-            ActionDef::SetDesired { .. } => "set_desired",
-            ActionDef::Command { .. } => "command",
-            ActionDef::RaiseAlarm { .. } => "raise_alarm",
-            ActionDef::ClearAlarm { .. } => "clear_alarm",
-            ActionDef::Publish { .. } => "publish",
-            ActionDef::Webhook { .. } => "webhook",
-            ActionDef::Derive { .. } => "derive",
+            ActionDef::SetDesired(_) => "set_desired",
+            ActionDef::Command(_) => "command",
+            ActionDef::RaiseAlarm(_) => "raise_alarm",
+            ActionDef::ClearAlarm(_) => "clear_alarm",
+            ActionDef::Publish(_) => "publish",
+            ActionDef::Webhook(_) => "webhook",
+            ActionDef::Derive(_) => "derive",
         }
     }
 }

@@ -1,13 +1,18 @@
 //! Compiling definitions: every check with its field path, every expression and template
 //! compiled once.
 
-use crate::action::ActionDef;
+use crate::action::{
+    ActionDef, ClearAlarmDef, CommandDef, DeriveDef, PublishDef, RaiseAlarmDef, SetDesiredDef,
+    WebhookDef,
+};
 use crate::alarm::{AlarmSeverity, AlarmStatus};
 use crate::error::DefinitionErrors;
 use crate::expr::{AggregateCall, Expr, Vars};
 use crate::input::InputKind;
 use crate::metrics::RuleStats;
-use crate::rule::{DeviceSelector, RuleDef, SceneDef, Trigger};
+use crate::rule::{
+    AlarmTrigger, DeviceSelector, MessageTrigger, RuleDef, SceneDef, ScheduleTrigger, Trigger,
+};
 use crate::span::Span;
 use crate::template::{JsonTemplate, Template};
 use std::collections::BTreeMap;
@@ -131,7 +136,7 @@ pub fn compile_rule(def: RuleDef) -> Result<CompiledRule, DefinitionErrors> {
     let mut errors = DefinitionErrors::default();
     check_id(&mut errors, "id", &def.id);
     check_id(&mut errors, "tenant", &def.tenant);
-    let device_bound = !matches!(def.trigger, Trigger::Schedule { .. });
+    let device_bound = !matches!(def.trigger, Trigger::Schedule(_));
     let trigger = compile_trigger(&def.trigger, &mut errors);
     if !device_bound && (def.hold.is_some() || def.clear.is_some()) {
         errors.push(
@@ -224,7 +229,7 @@ fn check_selector(errors: &mut DefinitionErrors, path: &str, selector: &DeviceSe
 
 fn compile_trigger(trigger: &Trigger, errors: &mut DefinitionErrors) -> Option<CompiledTrigger> {
     match trigger {
-        Trigger::Message { kinds, devices } => {
+        Trigger::Message(MessageTrigger { kinds, devices }) => {
             if kinds.is_empty() {
                 errors.push("trigger.kinds", "name at least one kind");
             }
@@ -237,7 +242,7 @@ fn compile_trigger(trigger: &Trigger, errors: &mut DefinitionErrors) -> Option<C
                 devices: devices.clone(),
             })
         }
-        Trigger::Schedule { cron, tz } => {
+        Trigger::Schedule(ScheduleTrigger { cron, tz }) => {
             let parsed = croner::Cron::from_str(cron)
                 .map_err(|e| {
                     errors.push(
@@ -254,12 +259,12 @@ fn compile_trigger(trigger: &Trigger, errors: &mut DefinitionErrors) -> Option<C
                 tz: zone?,
             })
         }
-        Trigger::Alarm {
+        Trigger::Alarm(AlarmTrigger {
             types,
             statuses,
             min_severity,
             devices,
-        } => {
+        }) => {
             for (i, t) in types.iter().enumerate() {
                 check_id(errors, &format!("trigger.types[{i}]"), t);
             }
@@ -358,7 +363,7 @@ impl ActionChecker<'_> {
 
     fn compile(&mut self, action: &ActionDef) -> Option<CompiledAction> {
         match action {
-            ActionDef::SetDesired { devices, values } => {
+            ActionDef::SetDesired(SetDesiredDef { devices, values }) => {
                 if values.is_empty() {
                     self.fail("values", "set at least one key");
                 }
@@ -366,11 +371,11 @@ impl ActionChecker<'_> {
                 let values = self.json("values", &serde_json::Value::Object(values.clone()))?;
                 Some(CompiledAction::SetDesired { devices, values })
             }
-            ActionDef::Command {
+            ActionDef::Command(CommandDef {
                 devices,
                 name,
                 params,
-            } => {
+            }) => {
                 check_id(self.errors, &self.at("name"), name);
                 let devices = self.targets(devices);
                 let params = self.json("params", &serde_json::Value::Object(params.clone()))?;
@@ -380,12 +385,12 @@ impl ActionChecker<'_> {
                     params,
                 })
             }
-            ActionDef::RaiseAlarm {
+            ActionDef::RaiseAlarm(RaiseAlarmDef {
                 alarm,
                 severity,
                 details,
                 device,
-            } => {
+            }) => {
                 check_id(self.errors, &self.at("alarm"), alarm);
                 let details = self.json("details", details);
                 let device = self.device(device);
@@ -396,19 +401,19 @@ impl ActionChecker<'_> {
                     device: device?,
                 })
             }
-            ActionDef::ClearAlarm { alarm, device } => {
+            ActionDef::ClearAlarm(ClearAlarmDef { alarm, device }) => {
                 check_id(self.errors, &self.at("alarm"), alarm);
                 Some(CompiledAction::ClearAlarm {
                     alarm: alarm.clone(),
                     device: self.device(device)?,
                 })
             }
-            ActionDef::Publish {
+            ActionDef::Publish(PublishDef {
                 topic,
                 payload,
                 qos,
                 retain,
-            } => {
+            }) => {
                 if *qos > 1 {
                     self.fail("qos", "QoS must be 0 or 1");
                 }
@@ -427,14 +432,14 @@ impl ActionChecker<'_> {
                     retain: *retain,
                 })
             }
-            ActionDef::Webhook {
+            ActionDef::Webhook(WebhookDef {
                 url,
                 headers,
                 body,
                 timeout,
                 retries,
                 backoff,
-            } => {
+            }) => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     self.fail("url", "must start with http:// or https://");
                 }
@@ -463,7 +468,7 @@ impl ActionChecker<'_> {
                     backoff: *backoff,
                 })
             }
-            ActionDef::Derive { key, expr } => {
+            ActionDef::Derive(DeriveDef { key, expr }) => {
                 check_id(self.errors, &self.at("key"), key);
                 if !self.device_bound {
                     self.fail(

@@ -2,7 +2,7 @@
 
 use crate::action::ActionDef;
 use crate::alarm::{AlarmSeverity, AlarmStatus};
-use crate::error::{DefinitionErrors, from_json};
+use crate::error::{DefinitionErrors, from_json, tagged, variant};
 use crate::input::{DeviceInfo, InputKind};
 use crate::span::Span;
 use serde::{Deserialize, Serialize};
@@ -60,41 +60,67 @@ pub struct ClearDef {
 }
 
 /// What makes a rule look.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Trigger {
     /// Inputs of these kinds from the chosen devices.
-    Message {
-        /// Kinds of input (not `alarm`: use an alarm trigger); default `["telemetry"]`.
-        #[serde(default = "telemetry_only")]
-        kinds: Vec<InputKind>,
-        /// Which devices; default all of the tenant's.
-        #[serde(default)]
-        devices: DeviceSelector,
-    },
+    Message(MessageTrigger),
     /// A cron schedule in a time zone.
-    Schedule {
-        /// Five fields (minute hour day-of-month month day-of-week), or six with seconds first.
-        cron: String,
-        /// IANA time zone, default `UTC`.
-        #[serde(default = "utc")]
-        tz: String,
-    },
+    Schedule(ScheduleTrigger),
     /// An alarm of a chosen device changed.
-    Alarm {
-        /// Alarm types; empty means any.
-        #[serde(default)]
-        types: Vec<String>,
-        /// Statuses after the change; empty means any.
-        #[serde(default)]
-        statuses: Vec<AlarmStatus>,
-        /// Lowest severity; absent means any.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        min_severity: Option<AlarmSeverity>,
-        /// Which devices; default all.
-        #[serde(default)]
-        devices: DeviceSelector,
-    },
+    Alarm(AlarmTrigger),
+}
+
+/// Inputs of these kinds from the chosen devices.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageTrigger {
+    /// Kinds of input (not `alarm`: use an alarm trigger); default `["telemetry"]`.
+    #[serde(default = "telemetry_only")]
+    pub kinds: Vec<InputKind>,
+    /// Which devices; default all of the tenant's.
+    #[serde(default)]
+    pub devices: DeviceSelector,
+}
+
+/// A cron schedule in a time zone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleTrigger {
+    /// Five fields (minute hour day-of-month month day-of-week), or six with seconds first.
+    pub cron: String,
+    /// IANA time zone, default `UTC`.
+    #[serde(default = "utc")]
+    pub tz: String,
+}
+
+/// An alarm of a chosen device changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmTrigger {
+    /// Alarm types; empty means any.
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// Statuses after the change; empty means any.
+    #[serde(default)]
+    pub statuses: Vec<AlarmStatus>,
+    /// Lowest severity; absent means any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_severity: Option<AlarmSeverity>,
+    /// Which devices; default all.
+    #[serde(default)]
+    pub devices: DeviceSelector,
+}
+
+impl<'de> Deserialize<'de> for Trigger {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (tag, fields) = tagged(deserializer, &["message", "schedule", "alarm"])?;
+        match tag.as_str() {
+            "message" => variant(fields).map(Trigger::Message),
+            "schedule" => variant(fields).map(Trigger::Schedule),
+            _ => variant(fields).map(Trigger::Alarm),
+        }
+    }
 }
 
 fn telemetry_only() -> Vec<InputKind> {

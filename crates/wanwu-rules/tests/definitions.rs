@@ -44,17 +44,24 @@ fn unknown_fields_are_refused_with_their_path() {
     let mut rule = base();
     rule["actions"][0]["qos2"] = json!(1);
     let err = parse_errors(rule);
-    assert_eq!(err.0[0].path, "actions[0]", "{err}");
-    assert!(err.0[0].message.contains("qos2"), "{err}");
+    assert_eq!(err.0[0].path, "actions[0].qos2", "{err}");
+    assert!(err.0[0].message.contains("unknown field `qos2`"), "{err}");
     let err = parse_errors(with(
         base(),
         "trigger",
         json!({"type": "message", "devices": {"model": "x"}}),
     ));
-    assert_eq!(err.0[0].path, "trigger", "{err}");
+    assert_eq!(err.0[0].path, "trigger.devices.model", "{err}");
     assert!(err.0[0].message.contains("unknown field `model`"), "{err}");
     let err = parse_errors(with(base(), "trigger", json!({"type": "sometimes"})));
     assert_eq!(err.0[0].path, "trigger.type", "{err}");
+    assert!(
+        err.0[0].message.contains("unknown type `sometimes`"),
+        "{err}"
+    );
+    let err = parse_errors(with(base(), "trigger", json!({"kinds": ["event"]})));
+    assert_eq!(err.0[0].path, "trigger", "{err}");
+    assert!(err.0[0].message.contains("missing field `type`"), "{err}");
 }
 
 #[test]
@@ -62,16 +69,18 @@ fn bad_durations_name_their_field() {
     let err = parse_errors(with(base(), "for", json!("ten minutes")));
     assert_eq!(err.0[0].path, "for");
     assert!(err.0[0].message.contains("not a duration"), "{err}");
-    // Inside a trigger or an action (tagged by "type"), the path names the action and the
-    // message the value.
     let mut rule = base();
     rule["actions"][0] = json!({"type": "webhook", "url": "http://x", "timeout": "5"});
     let err = parse_errors(rule);
-    assert_eq!(err.0[0].path, "actions[0]");
+    assert_eq!(err.0[0].path, "actions[0].timeout");
     assert!(
         err.0[0].message.contains("\"5\" is not a duration"),
         "{err}"
     );
+    let mut rule = base();
+    rule["clear"] = json!({"condition": "true",
+        "actions": [{"type": "webhook", "url": "http://x", "headers": {"a": 1}}]});
+    assert_eq!(parse_errors(rule).0[0].path, "clear.actions[0].headers.a");
     let mut rule = base();
     rule["actions"][0] = json!({"type": "webhook", "url": "http://x", "timeout": "2m"});
     assert_eq!(
