@@ -10,6 +10,36 @@
 //! - [`input`]: what the platform feeds in, and the [`Directory`] it provides.
 //! - [`template`]: the `${path}` syntax of action fields.
 //! - [`bench`]: the engine benchmark.
+//!
+//! # A rule
+//!
+//! ```
+//! use std::sync::Arc;
+//! use wanwu_rules::{DeviceInfo, Engine, EngineConfig, Input, MemoryDirectory, RuleDef, SystemClock};
+//!
+//! let rule = RuleDef::from_json(br#"{
+//!     "id": "high-pm25", "tenant": "default", "name": "PM2.5 too high",
+//!     "trigger": {"type": "message", "kinds": ["telemetry"], "devices": {"product": "aq"}},
+//!     "condition": "avg('pm25', '5m') > 75.0",
+//!     "for": "10m",
+//!     "clear": {"condition": "avg('pm25', '5m') < 50.0",
+//!               "actions": [{"type": "clear_alarm", "alarm": "high_pm25"}]},
+//!     "actions": [
+//!         {"type": "raise_alarm", "alarm": "high_pm25", "severity": "major",
+//!          "details": {"pm25": "${values.pm25}"}},
+//!         {"type": "publish", "topic": "alerts/${device}", "payload": {"pm25": "${values.pm25}"}}
+//!     ]
+//! }"#).unwrap();
+//! let directory = Arc::new(MemoryDirectory::default());
+//! directory.put_device(DeviceInfo {
+//!     id: "st-1".into(), tenant: "default".into(), product: "aq".into(), ..Default::default()
+//! });
+//! let engine = Engine::new(directory, Arc::new(SystemClock), EngineConfig::default());
+//! engine.put_rule(rule).unwrap();
+//! let mut evaluator = engine.evaluator();
+//! let values = [("pm25".to_string(), wanwu_model::Value::Float(20.0))].into();
+//! assert!(evaluator.process(&Input::telemetry("default", "st-1", 0, values)).is_empty());
+//! ```
 
 pub mod action;
 pub mod alarm;
