@@ -3,9 +3,10 @@
 
 use crate::expr::{Vars, cel_from_json, cel_from_model, map_value};
 use crate::input::{DeviceInfo, Input, InputKind, TwinSnapshot};
+use cel::common::types::{CelBool, CelDouble, CelInt, CelMap, CelMapKey, CelNull, CelString};
 use cel::{Context, Value as CelValue};
 use serde_json::{Value as Json, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use wanwu_model::Value;
 
@@ -51,13 +52,43 @@ fn kind_name(input: Option<&Input>) -> &'static str {
     }
 }
 
-fn values_cel(values: Option<&BTreeMap<String, Value>>) -> CelValue {
-    map_value(
+/// A CEL value bound directly, without the conversion of a [`CelValue`] when bound.
+type Val = Box<dyn cel::common::value::Val>;
+
+fn model_val(value: &Value) -> Val {
+    match value {
+        Value::Bool(b) => Box::new(CelBool::from(*b)),
+        Value::Int(i) => Box::new(CelInt::from(*i)),
+        Value::Float(f) => Box::new(CelDouble::from(*f)),
+        Value::String(s) => Box::new(CelString::from(s.clone())),
+        Value::Geo(_) => boxed(cel_from_model(value)),
+    }
+}
+
+/// A [`CelValue`] as a bound value (every value this crate builds converts).
+fn boxed(value: CelValue) -> Val {
+    Val::try_from(value).unwrap_or_else(|_| Box::new(CelNull))
+}
+
+fn val_map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Val)>) -> Val {
+    let map: HashMap<CelMapKey<'static>, Val> = entries
+        .into_iter()
+        .map(|(k, v)| (CelMapKey::from(k.into()), v))
+        .collect();
+    Box::new(CelMap::from(map))
+}
+
+fn values_val(values: Option<&BTreeMap<String, Value>>) -> Val {
+    val_map(
         values
             .into_iter()
             .flatten()
-            .map(|(k, v)| (k.clone(), cel_from_model(v))),
+            .map(|(k, v)| (k.clone(), model_val(v))),
     )
+}
+
+fn string_val(s: &str) -> Val {
+    Box::new(CelString::from(s.to_owned()))
 }
 
 fn object_cel<'a>(entries: impl IntoIterator<Item = (&'a String, &'a Json)>) -> CelValue {
@@ -81,13 +112,13 @@ impl Facts<'_> {
     ) -> Context<'r, 'static> {
         let mut scope = root.new_inner_scope();
         if vars.msg {
-            scope.add_variable_from_value("msg", self.msg());
+            scope.add_variable_as_val("msg", self.msg());
         }
         if vars.device {
-            scope.add_variable_from_value("device", self.device_value());
+            scope.add_variable_as_val("device", boxed(self.device_value()));
         }
         if vars.prev {
-            scope.add_variable_from_value("prev", values_cel(self.prev));
+            scope.add_variable_as_val("prev", values_val(self.prev));
         }
         if vars.twin {
             let twin = self.twin.as_ref();
@@ -104,26 +135,24 @@ impl Facts<'_> {
         scope
     }
 
-    fn msg(&self) -> CelValue {
-        let mut msg = vec![
-            ("tenant", string(self.tenant)),
-            ("ts", CelValue::Int(self.ts)),
-            ("kind", string(kind_name(self.input))),
-            ("values", values_cel(self.input.map(|i| &i.values))),
+    fn msg(&self) -> Val {
+        let mut msg: Vec<(&str, Val)> = vec![
+            ("tenant", string_val(self.tenant)),
+            ("ts", Box::new(CelInt::from(self.ts))),
+            ("kind", string_val(kind_name(self.input))),
+            ("values", values_val(self.input.map(|i| &i.values))),
         ];
         if let Some(input) = self.input {
-            msg.push(("device", string(&input.device)));
+            msg.push(("device", string_val(&input.device)));
             if let Some(event) = &input.event {
-                msg.push(("event", string(event)));
+                msg.push(("event", string_val(event)));
             }
             if let Some(alarm) = &input.alarm {
-                msg.push((
-                    "alarm",
-                    cel_from_json(&serde_json::to_value(alarm).unwrap_or(Json::Null)),
-                ));
+                let json = serde_json::to_value(alarm).unwrap_or(Json::Null);
+                msg.push(("alarm", boxed(cel_from_json(&json))));
             }
         }
-        map_value(msg)
+        val_map(msg)
     }
 
     fn device_value(&self) -> CelValue {
