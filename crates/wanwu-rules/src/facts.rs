@@ -3,11 +3,12 @@
 
 use crate::expr::{Vars, cel_from_json, cel_from_model, map_value};
 use crate::input::{DeviceInfo, Input, InputKind, TwinSnapshot};
-use cel::common::types::{CelBool, CelDouble, CelInt, CelMap, CelMapKey, CelNull, CelString};
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString,
+};
 use cel::{Context, Value as CelValue};
 use serde_json::{Value as Json, json};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use wanwu_model::Value;
 
 /// Everything known when a rule looks at an input (or a schedule tick).
@@ -99,10 +100,6 @@ fn object_cel<'a>(entries: impl IntoIterator<Item = (&'a String, &'a Json)>) -> 
     )
 }
 
-fn string(s: &str) -> CelValue {
-    CelValue::String(Arc::new(s.to_owned()))
-}
-
 impl Facts<'_> {
     /// An inner scope of `root` with the variables in `vars` bound.
     pub fn scope<'r>(
@@ -115,7 +112,7 @@ impl Facts<'_> {
             scope.add_variable_as_val("msg", self.msg());
         }
         if vars.device {
-            scope.add_variable_as_val("device", boxed(self.device_value()));
+            scope.add_variable_as_val("device", self.device_value());
         }
         if vars.prev {
             scope.add_variable_as_val("prev", values_val(self.prev));
@@ -155,23 +152,19 @@ impl Facts<'_> {
         val_map(msg)
     }
 
-    fn device_value(&self) -> CelValue {
+    fn device_value(&self) -> Val {
         let Some(d) = self.device else {
-            return map_value::<&str>([]);
+            return val_map::<&str>([]);
         };
-        map_value([
-            ("id", string(&d.id)),
-            ("name", string(&d.name)),
-            ("product", string(&d.product)),
-            (
-                "tags",
-                map_value(d.tags.iter().map(|(k, v)| (k.clone(), string(v)))),
-            ),
-            ("attributes", object_cel(&d.attributes)),
-            (
-                "assets",
-                CelValue::List(Arc::new(d.assets.iter().map(|a| string(a)).collect())),
-            ),
+        let tags = val_map(d.tags.iter().map(|(k, v)| (k.clone(), string_val(v))));
+        let assets: Vec<Val> = d.assets.iter().map(|a| string_val(a)).collect();
+        val_map([
+            ("id", string_val(&d.id)),
+            ("name", string_val(&d.name)),
+            ("product", string_val(&d.product)),
+            ("tags", tags),
+            ("attributes", boxed(object_cel(&d.attributes))),
+            ("assets", Box::new(CelList::from(assets))),
         ])
     }
 
