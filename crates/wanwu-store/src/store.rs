@@ -61,6 +61,38 @@ pub struct AssetFilter {
     pub kind: Option<String>,
 }
 
+/// A stored alarm: the columns lists filter on, and the whole alarm as JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlarmRecord {
+    /// Tenant.
+    pub tenant: String,
+    /// Id, unique within the tenant.
+    pub id: String,
+    /// Originating device.
+    pub device: String,
+    /// Alarm type.
+    pub alarm_type: String,
+    /// Severity (`info`, `minor`, `major`, `critical`).
+    pub severity: String,
+    /// Status (`active`, `acknowledged`, `cleared`).
+    pub status: String,
+    /// Latest occurrence, ms since the Unix epoch.
+    pub last_ts: i64,
+    /// The alarm document as JSON text.
+    pub document: String,
+}
+
+/// Which alarms a list returns; `None` fields do not filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlarmFilter {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this severity.
+    pub severity: Option<String>,
+    /// Only alarms of these devices.
+    pub devices: Option<Vec<String>>,
+}
+
 /// How many entities the store holds, for metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EntityCounts {
@@ -197,6 +229,21 @@ pub trait Store: Send + Sync + 'static {
     async fn update_asset(&self, asset: &Asset) -> Result<(), StoreError>;
     /// Deletes an asset without children or devices.
     async fn delete_asset(&self, tenant: &str, id: &str) -> Result<(), StoreError>;
+
+    // --- alarms
+    /// Inserts an alarm or replaces the stored one with the same tenant and id.
+    async fn put_alarm(&self, alarm: &AlarmRecord) -> Result<(), StoreError>;
+    /// One alarm of a tenant.
+    async fn get_alarm(&self, tenant: &str, id: &str) -> Result<AlarmRecord, StoreError>;
+    /// A page of a tenant's alarms, ordered by id.
+    async fn list_alarms(
+        &self,
+        tenant: &str,
+        filter: &AlarmFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AlarmRecord>, StoreError>;
+    /// Every alarm of every tenant that is not cleared (loaded at start).
+    async fn open_alarms(&self) -> Result<Vec<AlarmRecord>, StoreError>;
 
     // --- housekeeping
     /// How many entities exist.

@@ -5,7 +5,10 @@ use crate::error::StoreError;
 use sqlx::SqlitePool;
 
 /// Every migration, in order; index + 1 is the schema version it produces.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_registry.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_registry.sql"),
+    include_str!("../../migrations/0003_alarms.sql"),
+];
 
 /// Applies every migration newer than the database's schema version, each in its own
 /// transaction.

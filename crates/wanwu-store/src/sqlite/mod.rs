@@ -5,6 +5,7 @@
 //! data. `synchronous = NORMAL` in WAL mode keeps every committed transaction across a
 //! process crash (`kill -9`).
 
+mod alarms;
 mod migrations;
 mod rows;
 mod store_impl;

@@ -7,7 +7,7 @@ use super::{SqliteStore, affected_one, on_unique};
 use crate::error::StoreError;
 use crate::page::{Page, PageRequest};
 use crate::store::{
-    ApiTokenRecord, AssetFilter, DeviceAuth, DeviceFilter, EntityCounts, NewDeviceRecord, Store,
+    AlarmFilter, AlarmRecord, ApiTokenRecord, AssetFilter, DeviceAuth, DeviceFilter, EntityCounts, NewDeviceRecord, Store,
     TokenHash,
 };
 use sqlx::sqlite::SqliteRow;
@@ -685,6 +685,27 @@ impl Store for SqliteStore {
             "still has child assets or devices; move or delete them first",
         )
         .await
+    }
+
+    async fn put_alarm(&self, alarm: &AlarmRecord) -> Result<(), StoreError> {
+        self.put_alarm_row(alarm).await
+    }
+
+    async fn get_alarm(&self, tenant: &str, id: &str) -> Result<AlarmRecord, StoreError> {
+        self.get_alarm_row(tenant, id).await
+    }
+
+    async fn list_alarms(
+        &self,
+        tenant: &str,
+        filter: &AlarmFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AlarmRecord>, StoreError> {
+        self.list_alarm_rows(tenant, filter, page).await
+    }
+
+    async fn open_alarms(&self) -> Result<Vec<AlarmRecord>, StoreError> {
+        self.open_alarm_rows().await
     }
 
     async fn counts(&self) -> Result<EntityCounts, StoreError> {
