@@ -217,7 +217,7 @@ function createLiveState(ctx, base, device, product, hosts, rangeButtons) {
       } catch {
         /* tried again on the next tick */
       }
-    }, 3000);
+    }, 2000);
     ctx.onDispose(() => clearInterval(timer));
   };
 
