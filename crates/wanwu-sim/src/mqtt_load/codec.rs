@@ -104,12 +104,16 @@ impl Frame<'_> {
 pub(crate) fn parse<'a>(buf: &'a [u8], mut on_frame: impl FnMut(Frame<'a>)) -> usize {
     let mut at = 0;
     loop {
-        let Some(&header) = buf.get(at) else { return at };
+        let Some(&header) = buf.get(at) else {
+            return at;
+        };
         let mut len = 0usize;
         let mut shift = 0;
         let mut cursor = at + 1;
         loop {
-            let Some(&byte) = buf.get(cursor) else { return at };
+            let Some(&byte) = buf.get(cursor) else {
+                return at;
+            };
             len |= usize::from(byte & 0x7f) << shift;
             cursor += 1;
             shift += 7;
@@ -120,7 +124,9 @@ pub(crate) fn parse<'a>(buf: &'a [u8], mut on_frame: impl FnMut(Frame<'a>)) -> u
                 return at;
             }
         }
-        let Some(body) = buf.get(cursor..cursor + len) else { return at };
+        let Some(body) = buf.get(cursor..cursor + len) else {
+            return at;
+        };
         on_frame(Frame { header, body });
         at = cursor + len;
     }
@@ -136,10 +142,19 @@ mod tests {
         publish(&mut out, b"a/b", 1, 7, 200, |p| p[0] = 42);
         puback(&mut out, 9);
         let mut frames = Vec::new();
-        let used = parse(&out, |f| frames.push((f.kind(), f.publish().map(|(q, id, p)| (q, id, p.len(), p[0])))));
+        let used = parse(&out, |f| {
+            frames.push((
+                f.kind(),
+                f.publish().map(|(q, id, p)| (q, id, p.len(), p[0])),
+            ))
+        });
         assert_eq!(used, out.len());
         assert_eq!(frames[0], (3, Some((1, 7, 200, 42))));
         assert_eq!(frames[1].0, 4);
-        assert_eq!(parse(&out[..out.len() - 1], |_| {}), out.len() - 4, "a partial packet waits");
+        assert_eq!(
+            parse(&out[..out.len() - 1], |_| {}),
+            out.len() - 4,
+            "a partial packet waits"
+        );
     }
 }
