@@ -1,7 +1,8 @@
 //! Provisioning through the platform's REST API: products, assets and devices (in batches
 //! of up to 1,000, each device's token returned once). Re-running against the same tenant
-//! works: existing assets are kept, existing identical products are kept, and devices that
-//! already exist get a new token (`POST /devices/{id}/token`).
+//! works: existing assets are kept, existing identical products are kept (a different one
+//! stops the run before anything is created), and devices that already exist get a new
+//! token (`POST /devices/{id}/token`).
 
 use crate::error::SimError;
 use crate::plan::{AssetPlan, CityPlan, DevicePlan};
@@ -56,12 +57,15 @@ impl ApiClient {
         })
     }
 
+    /// Sends a request; a success status or one of `accept` is an answer, anything else
+    /// an error carrying the platform's message.
     async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<&impl Serialize>,
         context: &str,
+        accept: &[StatusCode],
     ) -> Result<Answer, SimError> {
         let mut request = self
             .http
@@ -78,7 +82,7 @@ impl ApiClient {
         let status = response.status();
         let bytes = response.bytes().await.map_err(http_error)?;
         let body = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
-        if status.is_success() || status == StatusCode::CONFLICT {
+        if status.is_success() || accept.contains(&status) {
             return Ok(Answer { status, body });
         }
         let message = body["error"]["message"]
@@ -92,33 +96,68 @@ impl ApiClient {
         })
     }
 
-    /// Creates `product`, or checks that the existing one of the same id is identical.
-    pub async fn ensure_product(&self, product: &Product) -> Result<(), SimError> {
-        let context = format!("creating product {:?}", product.id);
+    /// The stored definition of product `id`, if there is one.
+    async fn stored_product(&self, id: &str) -> Result<Option<Json>, SimError> {
+        let context = format!("reading product {id:?}");
+        let path = format!("/products/{id}");
         let answer = self
-            .call(Method::POST, "/products", Some(product), &context)
+            .call(
+                Method::GET,
+                &path,
+                None::<&()>,
+                &context,
+                &[StatusCode::NOT_FOUND],
+            )
             .await?;
-        if answer.status != StatusCode::CONFLICT {
-            return Ok(());
+        Ok((answer.status != StatusCode::NOT_FOUND).then_some(answer.body))
+    }
+
+    /// Creates the `products` that do not exist yet. Existing ones must be identical: if
+    /// one differs, nothing is created and it is left as it is.
+    pub async fn ensure_products(&self, products: &[Product]) -> Result<(), SimError> {
+        let mut missing = vec![];
+        for product in products {
+            match self.stored_product(&product.id).await? {
+                None => missing.push(product),
+                Some(stored) if same_product(&stored, product) => {}
+                Some(_) => return Err(SimError::ProductConflict(product.id.clone())),
+            }
         }
-        let context = format!("reading product {:?}", product.id);
-        let path = format!("/products/{}", product.id);
-        let existing = self
-            .call(Method::GET, &path, None::<&()>, &context)
-            .await?
-            .body;
-        if same_product(&existing, product) {
-            Ok(())
-        } else {
-            Err(SimError::ProductConflict(product.id.clone()))
+        for product in missing {
+            let context = format!("creating product {:?}", product.id);
+            let answer = self
+                .call(
+                    Method::POST,
+                    "/products",
+                    Some(product),
+                    &context,
+                    &[StatusCode::CONFLICT],
+                )
+                .await?;
+            // Created meanwhile by someone else: it must still be the same.
+            if answer.status == StatusCode::CONFLICT
+                && !self
+                    .stored_product(&product.id)
+                    .await?
+                    .is_some_and(|stored| same_product(&stored, product))
+            {
+                return Err(SimError::ProductConflict(product.id.clone()));
+            }
         }
+        Ok(())
     }
 
     /// Creates `asset` unless one of the same id exists.
     pub async fn ensure_asset(&self, asset: &AssetPlan) -> Result<(), SimError> {
         let context = format!("creating asset {:?}", asset.id);
-        self.call(Method::POST, "/assets", Some(asset), &context)
-            .await?;
+        self.call(
+            Method::POST,
+            "/assets",
+            Some(asset),
+            &context,
+            &[StatusCode::CONFLICT],
+        )
+        .await?;
         Ok(())
     }
 
@@ -134,7 +173,13 @@ impl ApiClient {
             let body = serde_json::json!({ "devices": batch });
             let context = format!("creating {} devices", batch.len());
             let answer = self
-                .call(Method::POST, "/devices:batch", Some(&body), &context)
+                .call(
+                    Method::POST,
+                    "/devices:batch",
+                    Some(&body),
+                    &context,
+                    &[StatusCode::CONFLICT],
+                )
                 .await?;
             if answer.status == StatusCode::CONFLICT {
                 for device in batch {
@@ -161,13 +206,19 @@ impl ApiClient {
     async fn create_or_rotate(&self, device: &DevicePlan) -> Result<Credentials, SimError> {
         let context = format!("creating device {:?}", device.id);
         let mut answer = self
-            .call(Method::POST, "/devices", Some(device), &context)
+            .call(
+                Method::POST,
+                "/devices",
+                Some(device),
+                &context,
+                &[StatusCode::CONFLICT],
+            )
             .await?;
         if answer.status == StatusCode::CONFLICT {
             let context = format!("rotating the token of device {:?}", device.id);
             let path = format!("/devices/{}/token", device.id);
             answer = self
-                .call(Method::POST, &path, None::<&()>, &context)
+                .call(Method::POST, &path, None::<&()>, &context, &[])
                 .await?;
         }
         let token = answer.body["token"].as_str().ok_or_else(|| SimError::Api {
@@ -184,9 +235,7 @@ impl ApiClient {
     /// Creates the plan's products, assets and devices; returns the devices' credentials
     /// in plan order.
     pub async fn provision(&self, plan: &CityPlan) -> Result<Vec<Credentials>, SimError> {
-        for product in plan.products() {
-            self.ensure_product(&product).await?;
-        }
+        self.ensure_products(&plan.products()).await?;
         for asset in &plan.assets {
             self.ensure_asset(asset).await?;
         }
@@ -272,9 +321,7 @@ mod tests {
         let error = api.provision(&plan).await.unwrap_err();
         assert!(matches!(error, SimError::Http { .. }), "{error}");
         assert!(
-            error
-                .to_string()
-                .starts_with("creating product \"vehicle\""),
+            error.to_string().starts_with("reading product \"vehicle\""),
             "{error}"
         );
     }
