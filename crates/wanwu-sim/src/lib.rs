@@ -18,6 +18,7 @@ pub mod device;
 mod error;
 mod fields;
 pub mod geo;
+pub mod mqtt_load;
 pub mod noise;
 pub mod plan;
 mod runner;
