@@ -3,13 +3,14 @@
 //! [`app`] builds the whole HTTP service on an [`AppState`]: the REST API under `/api/v1`
 //! (one module per route family in [`routes`]), `/health` and `/metrics` at the root, the
 //! OpenAPI document at `/api/v1/openapi.json`, Swagger UI at `/api/docs` (served from the
-//! binary), and the web console at `/`. Errors are `{"error": {"code", "message",
-//! "details"}}` ([`error`]).
+//! binary), MQTT over WebSocket at `/mqtt` ([`mqtt_ws`]), and the web console at `/`.
+//! Errors are `{"error": {"code", "message", "details"}}` ([`error`]).
 
 pub mod console;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod mqtt_ws;
 pub mod openapi;
 pub mod routes;
 pub mod state;
@@ -32,6 +33,7 @@ pub fn app(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     router
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
+        .route(mqtt_ws::MQTT_WS_PATH, axum::routing::get(mqtt_ws::upgrade))
         .route_layer(axum::middleware::from_fn(metrics::track_requests))
         .fallback(console::serve)
         .layer(DefaultBodyLimit::max(max_body))

@@ -6,32 +6,40 @@
 //! - [`registry`]: tenants, API tokens, products, devices and assets, every operation scoped
 //!   to a tenant and checked against the caller's role ([`scope`]);
 //! - [`presence`]: which devices are connected and when they were last seen;
-//! - [`bootstrap`]: what the first start creates (tenant `default`, the platform admin token).
+//! - [`bootstrap`]: what the first start creates (tenant `default`, the platform admin token);
+//! - [`uplink`]: the one entry point for what devices send ([`Platform::handle_uplink`]);
+//! - [`downlink`]: the way back down to devices through the broker, once it runs;
+//! - [`mqtt`]: the broker hooks (authentication, topic ACL, device uplinks, presence).
 //!
 //! The ingest pipeline, twin, commands and rules join as further components.
 
 pub mod auth;
 pub mod bootstrap;
 pub mod clock;
+pub mod downlink;
 pub mod error;
 pub mod ingest;
+pub mod mqtt;
 pub mod presence;
 pub mod product_cache;
 pub mod registry;
 pub mod scope;
 pub mod telemetry;
 pub mod token;
+pub mod uplink;
 
 pub use auth::{ApiPrincipal, Auth, DevicePrincipal};
 pub use bootstrap::{BootstrapOutcome, DEFAULT_TENANT, PLATFORM_ADMIN_TOKEN_ID};
+pub use downlink::{Downlink, DownlinkError};
 pub use error::CoreError;
 pub use ingest::{Ingest, IngestConfig, IngestError, IngestReceipt, TelemetryOptions};
-pub use presence::{Presence, PresenceState};
-pub use registry::Registry;
-pub use scope::Scope;
 pub use telemetry::Telemetry;
 /// The embedded time-series engine telemetry is stored in.
 pub use wanwu_tsdb as tsdb;
+pub use presence::{ConnectionDetails, OfflineReason, Presence, PresenceState};
+pub use registry::Registry;
+pub use scope::Scope;
+pub use uplink::{DeviceUplink, Disposition, Refusal};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -58,6 +66,8 @@ pub struct Platform {
     /// Telemetry queries, exports and deletes.
     pub telemetry: Arc<Telemetry>,
     tsdb: tsdb::Engine,
+    /// Messages to devices, through the broker once it is attached.
+    pub downlink: Arc<Downlink>,
 }
 
 impl Platform {
@@ -78,6 +88,7 @@ impl Platform {
             store,
             auth,
             presence: Arc::new(Presence::default()),
+            downlink: Arc::new(Downlink::default()),
         }
     }
 

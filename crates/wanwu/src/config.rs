@@ -12,6 +12,13 @@
 //! [mqtt]
 //! listen = "127.0.0.1:1883"
 //! allow_anonymous = false
+//! max_connections = 1000000
+//! max_packet_size = 1048576
+//! receive_maximum = 64
+//! max_queued_messages = 1000
+//! publish_rate_per_second = 0   # 0: unlimited
+//! publish_burst = 100
+//! session_expiry_max_secs = 604800
 //!
 //! [log]
 //! filter = "info"
@@ -66,7 +73,8 @@ impl Default for HttpConfig {
     }
 }
 
-/// `[mqtt]`
+/// `[mqtt]`: the listener and the broker's limits. Sessions and retained messages live in
+/// `DATA/mqtt`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MqttConfig {
@@ -74,13 +82,58 @@ pub struct MqttConfig {
     pub listen: SocketAddr,
     /// Lets clients without credentials in as app clients of tenant `default`.
     pub allow_anonymous: bool,
+    /// Most simultaneous connections; more are refused with "server busy".
+    pub max_connections: usize,
+    /// Largest MQTT packet accepted, in bytes.
+    pub max_packet_size: u32,
+    /// QoS 1/2 messages in flight per direction and session.
+    pub receive_maximum: u16,
+    /// Messages queued per session beyond the in-flight window (QoS 0 dropped first).
+    pub max_queued_messages: usize,
+    /// Sustained publishes per second and client; 0 means unlimited.
+    pub publish_rate_per_second: f64,
+    /// Burst of publishes per client above the sustained rate.
+    pub publish_burst: u32,
+    /// Longest session expiry granted, in seconds.
+    pub session_expiry_max_secs: u32,
 }
 
 impl Default for MqttConfig {
     fn default() -> Self {
+        let broker = wanwu_mqtt::BrokerConfig::default();
         MqttConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
             allow_anonymous: false,
+            max_connections: broker.max_connections,
+            max_packet_size: broker.max_packet_size,
+            receive_maximum: broker.receive_maximum,
+            max_queued_messages: broker.max_queued_messages,
+            publish_rate_per_second: 0.0,
+            publish_burst: 100,
+            session_expiry_max_secs: broker.session_expiry_max_secs,
+        }
+    }
+}
+
+impl MqttConfig {
+    /// Subdirectory of the data directory holding the broker's sessions and retained messages.
+    pub const DATA_SUBDIR: &str = "mqtt";
+
+    /// The broker's configuration, persisting under `data/mqtt`.
+    pub fn broker_config(&self, data: &Path) -> wanwu_mqtt::BrokerConfig {
+        let publish_rate = (self.publish_rate_per_second > 0.0).then_some(wanwu_mqtt::RateLimit {
+            per_second: self.publish_rate_per_second,
+            burst: self.publish_burst.max(1),
+        });
+        wanwu_mqtt::BrokerConfig {
+            max_connections: self.max_connections,
+            max_packet_size: self.max_packet_size,
+            receive_maximum: self.receive_maximum.max(1),
+            max_queued_messages: self.max_queued_messages,
+            publish_rate,
+            session_expiry_max_secs: self.session_expiry_max_secs,
+            data_dir: Some(data.join(Self::DATA_SUBDIR)),
+            ..wanwu_mqtt::BrokerConfig::default()
         }
     }
 }
@@ -121,5 +174,20 @@ mod tests {
         assert_eq!(config.mqtt.listen.port(), 1883);
         assert_eq!(config.data, PathBuf::from("./wanwu-data"));
         assert!(toml::from_str::<Config>("[http]\nlisen = \"0.0.0.0:9000\"\n").is_err());
+    }
+
+    #[test]
+    fn mqtt_limits_reach_the_broker_with_its_data_under_the_data_dir() {
+        let config: Config = toml::from_str(
+            "[mqtt]\nmax_connections = 10\nreceive_maximum = 8\npublish_rate_per_second = 5.0\n",
+        )
+        .unwrap();
+        let broker = config.mqtt.broker_config(Path::new("/var/wanwu"));
+        assert_eq!(broker.max_connections, 10);
+        assert_eq!(broker.receive_maximum, 8);
+        assert_eq!(broker.publish_rate.map(|r| r.per_second), Some(5.0));
+        assert_eq!(broker.data_dir, Some(PathBuf::from("/var/wanwu/mqtt")));
+        let unlimited = Config::default().mqtt.broker_config(Path::new("d"));
+        assert_eq!(unlimited.publish_rate, None);
     }
 }

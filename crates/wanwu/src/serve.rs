@@ -2,7 +2,9 @@
 //! SIGTERM, then finishes in-flight requests and closes the store.
 //!
 //! Wiring order: configuration → listeners (a taken port fails before anything else) →
-//! platform (store, bootstrap) → metrics → HTTP → MQTT → the `wanwu listening ...` line.
+//! platform (store, bootstrap) → metrics → HTTP → MQTT broker (attached to the platform
+//! for downlinks and MQTT over WebSocket) → the `wanwu listening ...` line. On a signal the
+//! broker shuts down first (clients are told, sessions flushed), then HTTP finishes.
 
 use crate::config::Config;
 use anyhow::{Context, Result};
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 use tokio::net::TcpListener;
 use wanwu_api::{ApiConfig, AppState};
 use wanwu_core::{BootstrapOutcome, Platform};
+use wanwu_mqtt::Broker;
 
 /// File in the data directory holding the generated admin token.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
@@ -90,6 +93,8 @@ async fn bind(flag: &str, addr: SocketAddr) -> Result<TcpListener> {
 async fn serve(config: Config) -> Result<()> {
     let http_listener = bind("--http", config.http.listen).await?;
     let http_addr = http_listener.local_addr()?;
+    let mqtt_listener = bind("--mqtt", config.mqtt.listen).await?;
+    let mqtt_addr = mqtt_listener.local_addr()?;
 
     let platform = Platform::open(&config.data)
         .await
@@ -112,17 +117,31 @@ async fn serve(config: Config) -> Result<()> {
             max_body_bytes: config.http.max_body_bytes,
         },
     };
-    let http =
-        axum::serve(http_listener, wanwu_api::app(state)).with_graceful_shutdown(shutdown_signal());
+    let broker = Broker::start(
+        config.mqtt.broker_config(&config.data),
+        wanwu_core::mqtt::hooks(&platform, config.mqtt.allow_anonymous),
+    )
+    .await
+    .context("starting the MQTT broker")?;
+    platform.downlink.attach(broker.clone());
+    let mqtt = tokio::spawn({
+        let broker = broker.clone();
+        async move { broker.serve_tcp(mqtt_listener).await }
+    });
+    let app = wanwu_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let http = axum::serve(http_listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        broker.shutdown().await;
+    });
 
-    // The MQTT listener (config.mqtt) starts here and joins the listening line as
-    // `mqtt=ADDR`, sharing `platform` for device authentication and ingest.
-
-    println!("wanwu listening http={http_addr}");
+    println!("wanwu listening http={http_addr} mqtt={mqtt_addr}");
     std::io::stdout().flush().ok();
-    tracing::info!(%http_addr, data = %config.data.display(), "wanwu serving");
+    tracing::info!(%http_addr, %mqtt_addr, data = %config.data.display(), "wanwu serving");
 
     http.await.context("HTTP server failed")?;
+    mqtt.await
+        .context("MQTT listener task failed")?
+        .context("MQTT listener failed")?;
     tracing::info!("shutting down: closing the store");
     platform.shutdown().await;
     tracing::info!("stopped");

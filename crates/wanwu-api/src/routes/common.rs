@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
-use wanwu_core::PresenceState;
+use wanwu_core::{OfflineReason, PresenceState};
 use wanwu_model::entity::Device;
 use wanwu_store::{MAX_LIMIT, Page, PageRequest};
 
@@ -56,7 +56,7 @@ impl ListQuery {
 }
 
 /// Whether a device is connected.
-#[derive(Clone, Copy, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceStatus {
     /// Holds a connection.
@@ -75,6 +75,22 @@ pub struct DeviceView {
     pub status: DeviceStatus,
     /// Last time the device was heard from, ms since the Unix epoch.
     pub last_seen: Option<i64>,
+    /// The device's newest connection (also after it ended); absent if it never connected.
+    pub connection: Option<ConnectionView>,
+    /// Why the last connection ended: `disconnect`, `keepalive_expired`, `taken_over`,
+    /// `connection_lost`, `protocol_error` or `server_shutdown`.
+    pub offline_reason: Option<&'static str>,
+}
+
+/// How a device is (or was last) connected.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConnectionView {
+    /// Protocol and version: `mqtt/3.1.1` or `mqtt/5`.
+    pub protocol: &'static str,
+    /// Remote address of the client, `ip:port`.
+    pub client_address: String,
+    /// When the connection opened, ms since the Unix epoch.
+    pub connected_at: i64,
 }
 
 impl DeviceView {
@@ -88,6 +104,12 @@ impl DeviceView {
                 DeviceStatus::Offline
             },
             last_seen: presence.last_seen,
+            connection: presence.connection.map(|c| ConnectionView {
+                protocol: c.protocol,
+                client_address: c.client_address.to_string(),
+                connected_at: c.connected_at,
+            }),
+            offline_reason: presence.last_offline_reason.map(OfflineReason::as_str),
         }
     }
 }

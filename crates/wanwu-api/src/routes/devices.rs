@@ -1,6 +1,6 @@
 //! `/devices`: the tenant's devices, their tokens, and batch creation.
 
-use super::common::{DeviceView, DeviceWithTokenView, PageResponse, page_request};
+use super::common::{DeviceStatus, DeviceView, DeviceWithTokenView, PageResponse, page_request};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Caller, JsonBody, Query};
 use crate::state::AppState;
@@ -10,9 +10,10 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use wanwu_core::Scope;
 use wanwu_core::registry::DeviceWithToken;
 use wanwu_model::entity::{Device, DevicePatch, NewDevice};
-use wanwu_store::DeviceFilter;
+use wanwu_store::{DeviceFilter, MAX_LIMIT, Page, PageRequest};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,6 +33,8 @@ pub struct DeviceListQuery {
     pub asset: Option<String>,
     /// Only devices with this tag, as `key:value`.
     pub tag: Option<String>,
+    /// Only devices that are `online` or `offline` now.
+    pub status: Option<DeviceStatus>,
     /// Most entries to return, 1 to 1000 (default 100).
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -86,12 +89,60 @@ async fn list_devices(
         tag,
     };
     let page = page_request(query.limit, query.cursor)?;
-    let devices = state
-        .platform
-        .registry
-        .list_devices(&scope, &filter, &page)
-        .await?;
+    let devices = match query.status {
+        None => {
+            state
+                .platform
+                .registry
+                .list_devices(&scope, &filter, &page)
+                .await?
+        }
+        Some(status) => list_by_status(&state, &scope, &filter, page, status).await?,
+    };
     Ok(Json(PageResponse::of(devices, |d| view(&state, d))))
+}
+
+/// A page of the devices matching `filter` whose connection state is `status`. Presence
+/// lives in memory, so the store's list is read in large pages and filtered here; the
+/// cursor is the last id returned, as for unfiltered lists.
+async fn list_by_status(
+    state: &AppState,
+    scope: &Scope,
+    filter: &DeviceFilter,
+    page: PageRequest,
+    status: DeviceStatus,
+) -> Result<Page<Device>, ApiError> {
+    let limit = page.effective_limit();
+    let mut cursor = page.cursor;
+    let mut matching = Vec::new();
+    loop {
+        let batch = state
+            .platform
+            .registry
+            .list_devices(
+                scope,
+                filter,
+                &PageRequest {
+                    limit: Some(MAX_LIMIT),
+                    cursor,
+                },
+            )
+            .await?;
+        for device in batch.items {
+            let online = state
+                .platform
+                .presence
+                .get(&device.tenant, &device.id)
+                .online;
+            if online == (status == DeviceStatus::Online) {
+                matching.push(device);
+            }
+        }
+        cursor = batch.next_cursor;
+        if cursor.is_none() || matching.len() > limit as usize {
+            return Ok(Page::from_rows(matching, limit, |d| &d.id));
+        }
+    }
 }
 
 /// Creates a device; the answer carries its token, shown only now.

@@ -38,6 +38,7 @@ pub struct ServerBuilder {
     args: Vec<String>,
     env: Vec<(String, String)>,
     http: Option<String>,
+    mqtt: Option<String>,
 }
 
 impl ServerBuilder {
@@ -65,6 +66,12 @@ impl ServerBuilder {
         self
     }
 
+    /// Listens for MQTT on `addr` instead of `127.0.0.1:0`.
+    pub fn mqtt(mut self, addr: impl Into<String>) -> Self {
+        self.mqtt = Some(addr.into());
+        self
+    }
+
     fn data_dir(&mut self) -> PathBuf {
         if self.data.is_none() {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -83,7 +90,7 @@ impl ServerBuilder {
             .arg("--http")
             .arg(self.http.as_deref().unwrap_or("127.0.0.1:0"))
             .arg("--mqtt")
-            .arg("127.0.0.1:0")
+            .arg(self.mqtt.as_deref().unwrap_or("127.0.0.1:0"))
             .args(&self.args)
             .env_remove("WANWU_ADMIN_TOKEN")
             .env("RUST_LOG", "info")
