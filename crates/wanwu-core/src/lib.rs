@@ -26,6 +26,7 @@ pub mod registry;
 pub mod scope;
 pub mod telemetry;
 pub mod token;
+pub mod twin;
 pub mod uplink;
 
 pub use auth::{ApiPrincipal, Auth, DevicePrincipal};
@@ -34,6 +35,7 @@ pub use downlink::{Downlink, DownlinkError};
 pub use error::CoreError;
 pub use ingest::{Ingest, IngestConfig, IngestError, IngestReceipt, TelemetryOptions};
 pub use telemetry::Telemetry;
+pub use twin::Twins;
 /// The embedded time-series engine telemetry is stored in.
 pub use wanwu_tsdb as tsdb;
 pub use presence::{ConnectionDetails, OfflineReason, Presence, PresenceState};
@@ -65,6 +67,8 @@ pub struct Platform {
     pub ingest: Arc<Ingest>,
     /// Telemetry queries, exports and deletes.
     pub telemetry: Arc<Telemetry>,
+    /// Device twins: reported and desired state.
+    pub twins: Arc<Twins>,
     tsdb: tsdb::Engine,
     /// Messages to devices, through the broker once it is attached.
     pub downlink: Arc<Downlink>,
@@ -76,6 +80,9 @@ impl Platform {
         let auth = Arc::new(Auth::new(store.clone()));
         let registry = Registry::new(store.clone(), auth.clone());
         let ingest = Arc::new(Ingest::new(tsdb.clone(), registry.clone(), ingest));
+        let downlink = Arc::new(Downlink::default());
+        let twins = Arc::new(Twins::new(store.clone(), registry.clone(), downlink.clone()));
+        Self::start_processors(&ingest, &twins);
         Platform {
             telemetry: Arc::new(Telemetry::new(
                 tsdb.clone(),
@@ -88,7 +95,20 @@ impl Platform {
             store,
             auth,
             presence: Arc::new(Presence::default()),
-            downlink: Arc::new(Downlink::default()),
+            downlink,
+            twins,
+        }
+    }
+
+    /// Starts the processors fed by ingest (the twin) on the current Tokio runtime; without
+    /// a runtime they do not run and telemetry reaches only the store.
+    fn start_processors(ingest: &Ingest, twins: &Arc<Twins>) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let queue = ingest.fanout().subscribe("twin", twin::TELEMETRY_QUEUE);
+                runtime.spawn(twins.clone().follow_telemetry(queue));
+            }
+            Err(_) => tracing::warn!("no async runtime: telemetry does not update twins"),
         }
     }
 

@@ -126,6 +126,24 @@ impl From<&IngestError> for Refusal {
     }
 }
 
+impl From<crate::CoreError> for Refusal {
+    /// Invalid input is a malformed payload (0x99, details are the field errors); anything
+    /// else is the platform's failure (0x80 unspecified error).
+    fn from(e: crate::CoreError) -> Self {
+        match e {
+            crate::CoreError::Invalid(errors) => Refusal {
+                details: serde_json::to_value(&errors).unwrap_or_default(),
+                ..Refusal::new(
+                    Self::PAYLOAD_FORMAT_INVALID,
+                    "invalid_payload",
+                    format!("invalid payload: {errors}"),
+                )
+            },
+            other => Refusal::new(0x80, "unspecified_error", other.to_string()),
+        }
+    }
+}
+
 impl Platform {
     /// Handles one uplink of an authenticated device. On `Err` nothing was stored, and the
     /// caller reports the refusal to the device.
@@ -143,11 +161,18 @@ impl Platform {
                     Err(error) => Err(Refusal::from(&error)),
                 }
             }
-            // The twin, events and commands components handle these arms.
-            DeviceUplink::Event { .. }
-            | DeviceUplink::ShadowReported { .. }
-            | DeviceUplink::ShadowGet
-            | DeviceUplink::Reply { .. } => Err(Refusal::not_implemented(&uplink)),
+            DeviceUplink::ShadowReported { payload } => {
+                self.twins.report(device, payload).await?;
+                Ok(Disposition::Route)
+            }
+            DeviceUplink::ShadowGet => {
+                self.twins.answer_get(device).await?;
+                Ok(Disposition::Consumed)
+            }
+            // The events and commands components handle these arms.
+            DeviceUplink::Event { .. } | DeviceUplink::Reply { .. } => {
+                Err(Refusal::not_implemented(&uplink))
+            }
         }
     }
 

@@ -16,5 +16,5 @@ pub use page::{DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};
 pub use sqlite::SqliteStore;
 pub use store::{
     AlarmFilter, AlarmRecord, ApiTokenRecord, AssetFilter, DeviceAuth, DeviceFilter, EntityCounts, NewDeviceRecord, Store,
-    TokenHash,
+    TokenHash, TwinRecord,
 };

@@ -61,6 +61,15 @@ pub struct AssetFilter {
     pub kind: Option<String>,
 }
 
+/// The stored twin of a device: its document (JSON, opaque to the store) and version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TwinRecord {
+    /// Version of the document; only grows.
+    pub version: u64,
+    /// The twin document as JSON text.
+    pub document: String,
+}
+
 /// A stored alarm: the columns lists filter on, and the whole alarm as JSON.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlarmRecord {
@@ -229,6 +238,18 @@ pub trait Store: Send + Sync + 'static {
     async fn update_asset(&self, asset: &Asset) -> Result<(), StoreError>;
     /// Deletes an asset without children or devices.
     async fn delete_asset(&self, tenant: &str, id: &str) -> Result<(), StoreError>;
+
+    // --- twins
+    /// The twin of device `device` of `tenant`, if one was ever stored.
+    async fn get_twin(&self, tenant: &str, device: &str) -> Result<Option<TwinRecord>, StoreError>;
+    /// Stores the twin of an existing device (replacing the previous one); a missing device
+    /// is [`StoreError::NotFound`].
+    async fn put_twin(
+        &self,
+        tenant: &str,
+        device: &str,
+        twin: &TwinRecord,
+    ) -> Result<(), StoreError>;
 
     // --- alarms
     /// Inserts an alarm or replaces the stored one with the same tenant and id.

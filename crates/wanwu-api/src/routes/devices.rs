@@ -214,6 +214,7 @@ async fn delete_device(
 ) -> ApiResult<StatusCode> {
     state.platform.registry.delete_device(&scope, &id).await?;
     state.platform.presence.remove(&scope.tenant, &id);
+    state.platform.twins.forget(&scope.tenant, &id);
     Ok(StatusCode::NO_CONTENT)
 }
 

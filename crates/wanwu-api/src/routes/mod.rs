@@ -7,6 +7,7 @@ pub mod products;
 pub mod system;
 pub mod tenants;
 pub mod tokens;
+pub mod twin;
 
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -22,6 +23,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(products::router())
         .merge(devices::router())
         .merge(assets::router())
+        .merge(twin::router())
 }
 
 /// The routes at the root: `/health`, `/metrics`.

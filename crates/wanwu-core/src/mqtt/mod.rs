@@ -34,5 +34,8 @@ pub fn hooks(platform: &Platform, allow_anonymous: bool) -> Hooks {
     ))
     .with_acl(TopicAcl)
     .with_publish_hook(UplinkHook::new(platform.clone()))
-    .with_presence_hook(PresenceTracker::new(platform.presence.clone()))
+    .with_presence_hook(crate::twin::DeltaOnConnect::new(
+        PresenceTracker::new(platform.presence.clone()),
+        platform.twins.clone(),
+    ))
 }

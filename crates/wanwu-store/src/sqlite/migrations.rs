@@ -7,6 +7,7 @@ use sqlx::SqlitePool;
 /// Every migration, in order; index + 1 is the schema version it produces.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_registry.sql"),
+    include_str!("../../migrations/0002_twins.sql"),
     include_str!("../../migrations/0003_alarms.sql"),
 ];
 

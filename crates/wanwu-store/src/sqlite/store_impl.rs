@@ -7,8 +7,8 @@ use super::{SqliteStore, affected_one, on_unique};
 use crate::error::StoreError;
 use crate::page::{Page, PageRequest};
 use crate::store::{
-    AlarmFilter, AlarmRecord, ApiTokenRecord, AssetFilter, DeviceAuth, DeviceFilter, EntityCounts, NewDeviceRecord, Store,
-    TokenHash,
+    AlarmFilter, AlarmRecord, ApiTokenRecord, AssetFilter, DeviceAuth, DeviceFilter, EntityCounts,
+    NewDeviceRecord, Store, TokenHash, TwinRecord,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
@@ -685,6 +685,44 @@ impl Store for SqliteStore {
             "still has child assets or devices; move or delete them first",
         )
         .await
+    }
+
+    async fn get_twin(&self, tenant: &str, device: &str) -> Result<Option<TwinRecord>, StoreError> {
+        let row =
+            sqlx::query("SELECT version, document FROM twins WHERE tenant = ?1 AND device = ?2")
+                .bind(tenant)
+                .bind(device)
+                .fetch_optional(&self.reader)
+                .await?;
+        row.map(|row| {
+            let version: i64 = row.try_get("version")?;
+            Ok(TwinRecord {
+                version: version as u64,
+                document: row.try_get("document")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_twin(
+        &self,
+        tenant: &str,
+        device: &str,
+        twin: &TwinRecord,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO twins (tenant, device, version, document) \
+             SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM devices WHERE tenant = ?1 AND id = ?2) \
+             ON CONFLICT (tenant, device) DO UPDATE SET version = excluded.version, document = excluded.document",
+        )
+        .bind(tenant)
+        .bind(device)
+        .bind(twin.version as i64)
+        .bind(&twin.document)
+        .execute(&self.writer)
+        .await
+        .map_err(StoreError::from)
+        .and_then(|done| affected_one(done.rows_affected(), "device", device))
     }
 
     async fn put_alarm(&self, alarm: &AlarmRecord) -> Result<(), StoreError> {
