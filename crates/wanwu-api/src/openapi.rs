@@ -27,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "products", description = "Thing models"),
         (name = "devices", description = "Devices and their credentials"),
         (name = "assets", description = "The tree of places and things"),
+        (name = "alarms", description = "Alarms: list, acknowledge, clear"),
         (name = "twin", description = "Device twins: reported and desired state"),
         (name = "system", description = "Health and metrics")
     )

@@ -13,6 +13,7 @@
 //!
 //! The ingest pipeline, twin, commands and rules join as further components.
 
+pub mod alarms;
 pub mod auth;
 pub mod bootstrap;
 pub mod clock;
@@ -67,6 +68,8 @@ pub struct Platform {
     pub ingest: Arc<Ingest>,
     /// Telemetry queries, exports and deletes.
     pub telemetry: Arc<Telemetry>,
+    /// Alarms: raised, acknowledged, cleared; kept in the store.
+    pub alarms: Arc<alarms::Alarms>,
     /// Device twins: reported and desired state.
     pub twins: Arc<Twins>,
     tsdb: tsdb::Engine,
@@ -89,6 +92,7 @@ impl Platform {
                 registry.clone(),
                 ingest.clone(),
             )),
+            alarms: Arc::new(alarms::Alarms::new(store.clone(), registry.clone())),
             ingest,
             tsdb,
             registry,

@@ -1,5 +1,6 @@
 //! The routes, one module per family. A new family adds a module and one `merge` line.
 
+pub mod alarms;
 pub mod assets;
 pub mod common;
 pub mod devices;
@@ -23,6 +24,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(products::router())
         .merge(devices::router())
         .merge(assets::router())
+        .merge(alarms::router())
         .merge(twin::router())
 }
 
