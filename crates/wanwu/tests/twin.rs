@@ -226,3 +226,159 @@ fn now_ms() -> i64 {
         .expect("clock after 1970")
         .as_millis() as i64
 }
+
+/// `mosquitto_sub -v` of device `d1` on `devices/d1/#`, killed on drop; lines arrive on a
+/// channel as (topic, payload).
+struct DeviceSubscriber {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<(String, String)>,
+}
+
+impl DeviceSubscriber {
+    fn start(server: &Server, token: &str, persistent: bool) -> Self {
+        use std::io::BufRead;
+        let mqtt = server.mqtt.expect("MQTT listener");
+        let mut command = std::process::Command::new("mosquitto_sub");
+        command
+            .args(["-h", "127.0.0.1", "-p", &mqtt.port().to_string()])
+            .args(["-u", "d1", "-P", token, "-i", "d1-sub", "-q", "1", "-v"])
+            .args(["-t", "devices/d1/#"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        if persistent {
+            command.arg("-c");
+        }
+        let mut child = command.spawn().expect("mosquitto_sub");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some((topic, payload)) = line.split_once(' ') {
+                    let _ = tx.send((topic.to_owned(), payload.to_owned()));
+                }
+            }
+        });
+        DeviceSubscriber { child, lines }
+    }
+
+    /// The next payload on `topic` within `within`.
+    fn next_on(&self, topic: &str, within: Duration) -> Option<Value> {
+        let deadline = Instant::now() + within;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok((t, payload)) if t == topic => {
+                    return Some(serde_json::from_str(&payload).expect("JSON payload"));
+                }
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    /// Asks for the twin until the answer comes (the subscription is then in place).
+    fn await_twin(&self, server: &Server, token: &str) -> Value {
+        for _ in 0..40 {
+            device_publish(server, token, "devices/d1/shadow/get", None);
+            if let Some(twin) = self.next_on("devices/d1/shadow", Duration::from_millis(250)) {
+                return twin;
+            }
+        }
+        panic!("no answer to shadow/get");
+    }
+}
+
+impl Drop for DeviceSubscriber {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Publishes as device `d1` (its own client id) with QoS 1.
+fn device_publish(server: &Server, token: &str, topic: &str, payload: Option<&str>) {
+    let mqtt = server.mqtt.expect("MQTT listener");
+    let mut command = std::process::Command::new("mosquitto_pub");
+    command
+        .args(["-h", "127.0.0.1", "-p", &mqtt.port().to_string()])
+        .args([
+            "-u", "d1", "-P", token, "-i", "d1-pub", "-q", "1", "-t", topic,
+        ]);
+    match payload {
+        Some(payload) => command.args(["-m", payload]),
+        None => command.arg("-n"),
+    };
+    let status = command.status().expect("mosquitto_pub");
+    assert!(status.success(), "mosquitto_pub {topic}");
+}
+
+#[tokio::test]
+async fn device_gets_its_twin_and_deltas_and_reports_over_mqtt() {
+    let server = Server::start();
+    let api = server.admin();
+    let token = lamp(&api).await;
+    let device = DeviceSubscriber::start(&server, &token, false);
+    let twin = device.await_twin(&server, &token);
+    assert_eq!(twin["version"], 0);
+    assert_eq!(twin["delta"], json!({}));
+
+    patch_desired(&server, None, json!({"level": 40, "mode": "manual"}))
+        .await
+        .expect(200);
+    let delta = device
+        .next_on("devices/d1/shadow/delta", Duration::from_secs(10))
+        .expect("delta after the desired change");
+    assert_eq!(
+        delta,
+        json!({"delta": {"level": 40, "mode": "manual"}, "version": 1})
+    );
+
+    device_publish(
+        &server,
+        &token,
+        "devices/d1/shadow/reported",
+        Some(r#"{"level": 40}"#),
+    );
+    let twin = shadow(&api).await;
+    assert_eq!(twin["reported"], json!({"level": 40}));
+    assert_eq!(twin["delta"], json!({"mode": "manual"}));
+    assert_eq!(twin["version"], 2);
+
+    // A bad report is refused whole and reported on the device's errors topic.
+    device_publish(
+        &server,
+        &token,
+        "devices/d1/shadow/reported",
+        Some(r#"{"level": 400, "mode": "manual"}"#),
+    );
+    let error = device
+        .next_on("devices/d1/errors", Duration::from_secs(10))
+        .expect("error report");
+    assert_eq!(error["error"]["code"], "invalid_payload");
+    assert_eq!(error["error"]["details"]["cause"][0]["path"], "level");
+    let twin = shadow(&api).await;
+    assert_eq!(twin["reported"], json!({"level": 40}));
+    assert_eq!(twin["version"], 2);
+}
+
+#[tokio::test]
+async fn a_device_that_reconnects_gets_the_delta_it_missed() {
+    let server = Server::start();
+    let api = server.admin();
+    let token = lamp(&api).await;
+    let device = DeviceSubscriber::start(&server, &token, true);
+    device.await_twin(&server, &token);
+    drop(device);
+
+    patch_desired(&server, None, json!({"level": 55}))
+        .await
+        .expect(200);
+    let device = DeviceSubscriber::start(&server, &token, true);
+    let delta = device
+        .next_on("devices/d1/shadow/delta", Duration::from_secs(10))
+        .expect("delta on reconnect");
+    assert_eq!(delta["delta"], json!({"level": 55}));
+}
