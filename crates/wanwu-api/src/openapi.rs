@@ -27,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "products", description = "Thing models"),
         (name = "devices", description = "Devices and their credentials"),
         (name = "assets", description = "The tree of places and things"),
+        (name = "telemetry", description = "Readings of devices: ingest, latest values, history, aggregation, export"),
         (name = "alarms", description = "Alarms: list, acknowledge, clear"),
         (name = "twin", description = "Device twins: reported and desired state"),
         (name = "system", description = "Health and metrics")
@@ -51,13 +52,20 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// Adds the bearer scheme and the tenant header to every path under the API base.
 fn document_auth(openapi: &mut utoipa::openapi::OpenApi) {
-    openapi
-        .components
-        .get_or_insert_with(Default::default)
-        .add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
+    let components = openapi.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    components.add_security_scheme(
+        "device_token",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("The device's own token (device ingest)"))
+                .build(),
+        ),
+    );
     let tenant_header = ParameterBuilder::new()
         .name("X-Wanwu-Tenant")
         .parameter_in(ParameterIn::Header)

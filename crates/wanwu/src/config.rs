@@ -20,6 +20,15 @@
 //! publish_burst = 100
 //! session_expiry_max_secs = 604800
 //!
+//! [tsdb]
+//! fsync = "interval"          # "always" (group commit), "interval" or "never"
+//! fsync_interval_ms = 100
+//! partition_hours = 24
+//! retention_days = 0          # 0 keeps telemetry forever
+//! max_buckets = 100000
+//! max_future_skew_s = 300
+//! max_batch_points = 1000
+//!
 //! [log]
 //! filter = "info"
 //! ```
@@ -28,6 +37,9 @@ use anyhow::Context;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+use wanwu_core::tsdb::FsyncPolicy;
+use wanwu_core::{IngestConfig, TelemetryOptions};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -39,6 +51,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// MQTT listener.
     pub mqtt: MqttConfig,
+    /// Telemetry storage and ingest limits.
+    pub tsdb: TsdbConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -49,6 +63,7 @@ impl Default for Config {
             data: PathBuf::from("./wanwu-data"),
             http: HttpConfig::default(),
             mqtt: MqttConfig::default(),
+            tsdb: TsdbConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -138,6 +153,100 @@ impl MqttConfig {
     }
 }
 
+/// When the telemetry write-ahead log is fsynced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FsyncMode {
+    /// Before acknowledging (group commit): acknowledged data survives power loss.
+    Always,
+    /// Every `fsync_interval_ms` in the background: acknowledged data survives `kill -9`.
+    Interval,
+    /// Left to the OS: acknowledged data survives `kill -9`.
+    Never,
+}
+
+/// `[tsdb]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TsdbConfig {
+    /// Fsync policy of the write-ahead log.
+    pub fsync: FsyncMode,
+    /// Background fsync period with `fsync = "interval"`, in ms.
+    pub fsync_interval_ms: u64,
+    /// Width of a time partition (retention drops whole partitions), in hours.
+    pub partition_hours: u64,
+    /// How long telemetry is kept, in days; 0 keeps it forever.
+    pub retention_days: u64,
+    /// Most buckets one aggregation may produce.
+    pub max_buckets: usize,
+    /// How far in the future a device's timestamp may lie, in seconds.
+    pub max_future_skew_s: u64,
+    /// Most points one telemetry payload may carry (at most 1000).
+    pub max_batch_points: usize,
+}
+
+impl Default for TsdbConfig {
+    fn default() -> Self {
+        let tsdb = wanwu_core::tsdb::Options::default();
+        let ingest = IngestConfig::default();
+        TsdbConfig {
+            fsync: FsyncMode::Interval,
+            fsync_interval_ms: 100,
+            partition_hours: tsdb.partition.as_secs() / 3600,
+            retention_days: 0,
+            max_buckets: tsdb.max_buckets,
+            max_future_skew_s: ingest.max_future_skew.as_secs(),
+            max_batch_points: ingest.max_batch_points,
+        }
+    }
+}
+
+impl TsdbConfig {
+    /// The platform's telemetry options; refuses values out of range.
+    pub fn options(&self) -> anyhow::Result<TelemetryOptions> {
+        let max_points = wanwu_core::ingest::MAX_BATCH_POINTS;
+        anyhow::ensure!(
+            (1..=max_points).contains(&self.max_batch_points),
+            "[tsdb] max_batch_points must be between 1 and {max_points}"
+        );
+        anyhow::ensure!(
+            self.partition_hours >= 1,
+            "[tsdb] partition_hours must be at least 1"
+        );
+        anyhow::ensure!(
+            self.max_buckets >= 1,
+            "[tsdb] max_buckets must be at least 1"
+        );
+        anyhow::ensure!(
+            self.fsync_interval_ms >= 1,
+            "[tsdb] fsync_interval_ms must be at least 1"
+        );
+        let fsync = match self.fsync {
+            FsyncMode::Always => FsyncPolicy::Always,
+            FsyncMode::Interval => {
+                FsyncPolicy::Interval(Duration::from_millis(self.fsync_interval_ms))
+            }
+            FsyncMode::Never => FsyncPolicy::Never,
+        };
+        let mut tsdb = wanwu_core::tsdb::Options {
+            fsync,
+            partition: Duration::from_secs(self.partition_hours * 3600),
+            max_buckets: self.max_buckets,
+            ..wanwu_core::tsdb::Options::default()
+        };
+        if self.retention_days > 0 {
+            tsdb.retention.default = Some(Duration::from_secs(self.retention_days * 86_400));
+        }
+        Ok(TelemetryOptions {
+            tsdb,
+            ingest: IngestConfig {
+                max_batch_points: self.max_batch_points,
+                max_future_skew: Duration::from_secs(self.max_future_skew_s),
+            },
+        })
+    }
+}
+
 /// `[log]`
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -174,6 +283,31 @@ mod tests {
         assert_eq!(config.mqtt.listen.port(), 1883);
         assert_eq!(config.data, PathBuf::from("./wanwu-data"));
         assert!(toml::from_str::<Config>("[http]\nlisen = \"0.0.0.0:9000\"\n").is_err());
+    }
+
+    #[test]
+    fn tsdb_section_becomes_telemetry_options() {
+        let options = Config::default().tsdb.options().unwrap();
+        assert_eq!(
+            options.tsdb.fsync,
+            FsyncPolicy::Interval(Duration::from_millis(100))
+        );
+        assert_eq!(options.tsdb.retention.default, None);
+        assert_eq!(options.ingest, IngestConfig::default());
+        let config: Config = toml::from_str(
+            "[tsdb]\nfsync = \"always\"\nretention_days = 30\nmax_future_skew_s = 10\n",
+        )
+        .unwrap();
+        let options = config.tsdb.options().unwrap();
+        assert_eq!(options.tsdb.fsync, FsyncPolicy::Always);
+        assert_eq!(
+            options.tsdb.retention.default,
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(options.ingest.max_future_skew, Duration::from_secs(10));
+        let too_big: Config = toml::from_str("[tsdb]\nmax_batch_points = 5000\n").unwrap();
+        assert!(too_big.tsdb.options().is_err());
+        assert!(toml::from_str::<Config>("[tsdb]\nfsync = \"sometimes\"\n").is_err());
     }
 
     #[test]

@@ -96,7 +96,8 @@ async fn serve(config: Config) -> Result<()> {
     let mqtt_listener = bind("--mqtt", config.mqtt.listen).await?;
     let mqtt_addr = mqtt_listener.local_addr()?;
 
-    let platform = Platform::open(&config.data)
+    let telemetry = config.tsdb.options()?;
+    let platform = Platform::open_with(&config.data, telemetry)
         .await
         .with_context(|| format!("--data {}: cannot open", config.data.display()))?;
     let given_token = std::env::var("WANWU_ADMIN_TOKEN")
@@ -142,7 +143,7 @@ async fn serve(config: Config) -> Result<()> {
     mqtt.await
         .context("MQTT listener task failed")?
         .context("MQTT listener failed")?;
-    tracing::info!("shutting down: closing the store");
+    tracing::info!("shutting down: closing the stores");
     platform.shutdown().await;
     tracing::info!("stopped");
     Ok(())

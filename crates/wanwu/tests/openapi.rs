@@ -37,6 +37,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/assets/{id}"),
     ("delete", "/api/v1/assets/{id}"),
     ("get", "/api/v1/assets/{id}/devices"),
+    ("post", "/api/v1/devices/{id}/telemetry"),
+    ("get", "/api/v1/devices/{id}/telemetry"),
+    ("delete", "/api/v1/devices/{id}/telemetry"),
+    ("get", "/api/v1/devices/{id}/telemetry/latest"),
+    ("get", "/api/v1/assets/{id}/telemetry"),
 ];
 
 fn operations(doc: &serde_json::Value) -> BTreeSet<(String, String)> {

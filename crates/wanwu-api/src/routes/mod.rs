@@ -6,6 +6,7 @@ pub mod common;
 pub mod devices;
 pub mod products;
 pub mod system;
+pub mod telemetry;
 pub mod tenants;
 pub mod tokens;
 pub mod twin;
@@ -24,6 +25,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(products::router())
         .merge(devices::router())
         .merge(assets::router())
+        .merge(telemetry::router())
         .merge(alarms::router())
         .merge(twin::router())
 }

@@ -13,11 +13,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use wanwu_model::{Point, Value};
 
 /// A value and its time.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LatestValue {
     /// Time of the value, ms since the Unix epoch.
     pub ts: i64,
     /// The value.
+    #[schema(schema_with = crate::telemetry::value_schema)]
     pub value: Value,
 }
 

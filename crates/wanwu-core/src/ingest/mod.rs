@@ -40,10 +40,14 @@ use wanwu_model::message::MAX_POINTS_PER_PAYLOAD;
 use wanwu_model::{Point, ValidationErrors, parse_telemetry};
 use wanwu_tsdb::{Batch, Engine, SeriesKey};
 
+/// The largest batch size a configuration may set: points in one payload.
+pub const MAX_BATCH_POINTS: usize = MAX_POINTS_PER_PAYLOAD;
+
 /// Limits of the ingest pipeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IngestConfig {
-    /// Most points (timestamps) one payload may carry; default and upper limit 1000.
+    /// Most points (timestamps) one payload may carry; default and upper limit
+    /// [`MAX_BATCH_POINTS`].
     pub max_batch_points: usize,
     /// How far in the future a timestamp may lie (device clocks run ahead); default 5 minutes.
     pub max_future_skew: Duration,
@@ -52,7 +56,7 @@ pub struct IngestConfig {
 impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
-            max_batch_points: MAX_POINTS_PER_PAYLOAD,
+            max_batch_points: MAX_BATCH_POINTS,
             max_future_skew: Duration::from_secs(300),
         }
     }

@@ -10,6 +10,7 @@ use crate::error::CoreError;
 use crate::scope::Scope;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::pin::Pin;
 use wanwu_model::entity::{Asset, Device};
 use wanwu_store::{AssetFilter, DeviceFilter, MAX_LIMIT, Page, PageRequest};
 use wanwu_tsdb::SeriesKey;
@@ -142,15 +143,21 @@ impl Telemetry {
             parent: Some(asset.id.clone()),
             ..AssetFilter::default()
         };
-        let children =
-            all_pages(async |page| self.registry.list_assets(scope, &filter, page).await).await?;
+        let (registry, filter) = (&self.registry, &filter);
+        let children = all_pages(|page| {
+            Box::pin(async move { registry.list_assets(scope, filter, &page).await })
+        })
+        .await?;
         let mut groups = Vec::with_capacity(children.len() + 1);
         let direct = DeviceFilter {
             asset: Some(asset.id.clone()),
             ..DeviceFilter::default()
         };
-        let own =
-            all_pages(async |page| self.registry.list_devices(scope, &direct, page).await).await?;
+        let direct = &direct;
+        let own = all_pages(|page| {
+            Box::pin(async move { registry.list_devices(scope, direct, &page).await })
+        })
+        .await?;
         if !own.is_empty() {
             groups.push(Group {
                 asset: asset.id.clone(),
@@ -175,9 +182,11 @@ impl Telemetry {
     }
 
     async fn subtree_devices(&self, scope: &Scope, asset: &str) -> Result<Vec<Device>, QueryError> {
-        let devices =
-            all_pages(async |page| self.registry.devices_under_asset(scope, asset, page).await)
-                .await?;
+        let registry = &self.registry;
+        let devices = all_pages(|page| {
+            Box::pin(async move { registry.devices_under_asset(scope, asset, &page).await })
+        })
+        .await?;
         if devices.len() > MAX_ASSET_DEVICES {
             return Err(too_many_devices());
         }
@@ -227,9 +236,12 @@ fn too_many_devices() -> QueryError {
     ))
 }
 
+/// The future of one page of a list.
+type PageFuture<'a, T> = Pin<Box<dyn Future<Output = Result<Page<T>, CoreError>> + Send + 'a>>;
+
 /// Every entry of a paged list, read a page of the largest size at a time.
-async fn all_pages<T>(
-    mut fetch: impl AsyncFnMut(&PageRequest) -> Result<Page<T>, CoreError>,
+async fn all_pages<'a, T>(
+    mut fetch: impl FnMut(PageRequest) -> PageFuture<'a, T>,
 ) -> Result<Vec<T>, QueryError> {
     let mut out = Vec::new();
     let mut page = PageRequest {
@@ -237,7 +249,7 @@ async fn all_pages<T>(
         cursor: None,
     };
     loop {
-        let Page { items, next_cursor } = fetch(&page).await?;
+        let Page { items, next_cursor } = fetch(page.clone()).await?;
         out.extend(items);
         if out.len() > MAX_ASSET_DEVICES {
             return Err(too_many_devices());

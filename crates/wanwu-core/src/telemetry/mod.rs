@@ -31,13 +31,34 @@ use wanwu_model::Value;
 use wanwu_model::thing::{Product, PropertyType};
 use wanwu_tsdb::{Engine, SeriesKey};
 
+/// The OpenAPI schema of a telemetry value: a number, bool, string or `{"lat", "lon"}`.
+pub fn value_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
+    let geo = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("lat", ObjectBuilder::new().schema_type(Type::Number))
+        .property("lon", ObjectBuilder::new().schema_type(Type::Number))
+        .required("lat")
+        .required("lon");
+    let any = AnyOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Number))
+        .item(ObjectBuilder::new().schema_type(Type::Boolean))
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .item(geo)
+        .description(Some(
+            "A number, bool, string or {\"lat\", \"lon\"} as the property's type",
+        ))
+        .build();
+    Schema::AnyOf(any)
+}
+
 /// One point of a series: a raw value, or a bucket stamped with its start.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SeriesPoint {
     /// Time (bucket start for aggregations), ms since the Unix epoch.
     pub ts: i64,
     /// The value: a number, bool, string or `{"lat", "lon"}`.
-    #[schema(value_type = Value)]
+    #[schema(schema_with = value_schema)]
     pub value: Value,
 }
 
@@ -65,7 +86,6 @@ pub struct DeviceLatest {
     /// Device id.
     pub device: String,
     /// Latest value and its time, by key; keys without data are absent.
-    #[schema(value_type = Object)]
     pub values: BTreeMap<String, LatestValue>,
 }
 
