@@ -29,6 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "assets", description = "The tree of places and things"),
         (name = "telemetry", description = "Readings of devices: ingest, latest values, history, aggregation, export"),
         (name = "alarms", description = "Alarms: list, acknowledge, clear"),
+        (name = "rules", description = "Rules: dry runs"),
         (name = "twin", description = "Device twins: reported and desired state"),
         (name = "system", description = "Health and metrics")
     )

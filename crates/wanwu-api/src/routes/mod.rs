@@ -5,6 +5,7 @@ pub mod assets;
 pub mod common;
 pub mod devices;
 pub mod products;
+pub mod rules;
 pub mod system;
 pub mod telemetry;
 pub mod tenants;
@@ -27,6 +28,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(assets::router())
         .merge(telemetry::router())
         .merge(alarms::router())
+        .merge(rules::router())
         .merge(twin::router())
 }
 

@@ -42,6 +42,7 @@ pub struct RaiseAlarm {
     pub severity: AlarmSeverity,
     /// Details of this occurrence.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub details: serde_json::Value,
 }
 
