@@ -554,3 +554,30 @@ async fn telemetry_survives_a_restart() {
     assert_eq!(latest.expect(200)["values"]["pm25"]["ts"], 500_000);
     assert!(server.data.join("tsdb").is_dir());
 }
+
+#[tokio::test]
+async fn mqtt_qos1_telemetry_is_stored_and_invalid_telemetry_is_not() {
+    let server = Server::start();
+    let (admin, token) = station(&server).await;
+    let port = server.mqtt.expect("MQTT listener").port().to_string();
+    let publish = |payload: &str| {
+        std::process::Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &port, "-V", "mqttv5", "-q", "1"])
+            .args(["-i", "st-1", "-u", "st-1", "-P", &token])
+            .args(["-t", "devices/st-1/telemetry", "-m", payload])
+            .output()
+            .expect("run mosquitto_pub")
+    };
+    let out =
+        publish(r#"[{"ts": 1000, "values": {"pm25": 11}}, {"ts": 2000, "values": {"pm25": 22}}]"#);
+    assert!(out.status.success(), "{out:?}");
+    let _ = publish(r#"{"ts": 3000, "values": {"pm25": 5000}}"#);
+    let stored = admin
+        .get("/api/v1/devices/st-1/telemetry?keys=pm25&from=0&to=10000")
+        .await;
+    assert_eq!(
+        points(&stored),
+        [(1_000, json!(11.0)), (2_000, json!(22.0))],
+        "the acknowledged points, not the refused one"
+    );
+}
