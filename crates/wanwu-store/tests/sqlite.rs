@@ -5,6 +5,7 @@ use wanwu_model::entity::{ApiToken, Asset, Device, ProductRecord, Role, Tenant};
 use wanwu_model::thing::Product;
 use wanwu_store::{
     AssetFilter, DeviceFilter, NewDeviceRecord, PageRequest, SqliteStore, Store, StoreError,
+    TwinRecord,
 };
 
 fn tenant(id: &str) -> Tenant {
@@ -327,4 +328,33 @@ async fn deletes_refuse_what_is_still_used() {
     store.delete_product("a", "aq").await.unwrap();
     store.delete_tenant("a").await.unwrap();
     assert!(store.get_tenant("a").await.is_err());
+}
+
+#[tokio::test]
+async fn twins_belong_to_existing_devices_and_go_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seeded(&dir).await;
+    store
+        .create_devices("a", &[device("a", "d1", "aq", None, 1)], &prefix)
+        .await
+        .unwrap();
+    assert_eq!(store.get_twin("a", "d1").await.unwrap(), None);
+    let twin = |version| TwinRecord {
+        version,
+        document: format!("{{\"version\": {version}}}"),
+    };
+    store.put_twin("a", "d1", &twin(1)).await.unwrap();
+    store.put_twin("a", "d1", &twin(2)).await.unwrap();
+    assert_eq!(store.get_twin("a", "d1").await.unwrap(), Some(twin(2)));
+    for (tenant, device) in [("a", "ghost"), ("b", "d1")] {
+        match store.put_twin(tenant, device, &twin(1)).await {
+            Err(StoreError::NotFound {
+                entity: "device", ..
+            }) => {}
+            other => panic!("{tenant}/{device}: {other:?}"),
+        }
+        assert_eq!(store.get_twin(tenant, device).await.unwrap(), None);
+    }
+    store.delete_device("a", "d1").await.unwrap();
+    assert_eq!(store.get_twin("a", "d1").await.unwrap(), None);
 }
