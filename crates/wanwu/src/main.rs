@@ -3,8 +3,10 @@
 //! Each subcommand lives in its own module; `main` parses the command line and dispatches.
 //! Exit codes: 0 ok, 2 usage (from clap), 1 runtime failure.
 
+mod bench;
 mod config;
 mod serve;
+mod sim;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,12 +23,18 @@ struct Cli {
 enum Command {
     /// Runs the platform: HTTP API, console and MQTT on an embedded data directory.
     Serve(serve::ServeArgs),
+    /// Runs the benchmarks, each against its baseline in the same run.
+    Bench(bench::BenchArgs),
+    /// Simulates smart-city devices against a running wanwu over its API and MQTT.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Sim(args) => sim::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

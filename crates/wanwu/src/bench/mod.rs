@@ -1,0 +1,61 @@
+//! `wanwu bench`: every benchmark behind one entry point.
+//!
+//! Each benchmark runs wanwu and its baseline in the same process and prints one
+//! [`table::Table`] with the ratio of every figure against the baseline, headed by the
+//! machine's facts. `--quick` runs small sizes: a smoke run that proves each benchmark
+//! completes and reports numbers, not figures to publish.
+
+mod machine;
+mod rules;
+mod table;
+mod tsdb;
+
+use clap::{Args, ValueEnum};
+use table::Table;
+
+/// Flags of `wanwu bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Which benchmark to run.
+    #[arg(value_enum)]
+    which: Which,
+    /// Small sizes: seconds instead of minutes (a smoke run, not figures to publish).
+    #[arg(long)]
+    quick: bool,
+}
+
+/// The benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Which {
+    /// Time-series ingest and disk use against SQLite.
+    Ingest,
+    /// Time-series queries against SQLite.
+    Query,
+    /// The rule stage with 1,000 rules against no rules.
+    Rules,
+    /// All of the above.
+    All,
+}
+
+/// Runs the chosen benchmarks and prints their tables.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let machine = machine::Machine::probe();
+    let wants = |w: Which| args.which == w || args.which == Which::All;
+    let mut tables: Vec<Table> = Vec::new();
+    if wants(Which::Ingest) || wants(Which::Query) {
+        let (ingest, query) = tsdb::run(args.quick)?;
+        if wants(Which::Ingest) {
+            tables.push(ingest);
+        }
+        if wants(Which::Query) {
+            tables.push(query);
+        }
+    }
+    if wants(Which::Rules) {
+        tables.push(rules::run(args.quick));
+    }
+    for table in &tables {
+        print!("{}", table.render(&machine));
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! `wanwu bench <which> --quick` through the real binary: each benchmark completes and
+//! prints its table, every expected measure with numeric figures for wanwu, the baseline
+//! and the ratio. Figures are never compared with thresholds.
+
+use std::process::Command;
+
+/// Runs `wanwu bench <which> --quick`, asserts exit 0, and returns its standard output.
+fn quick_bench(which: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_wanwu"))
+        .args(["bench", which, "--quick"])
+        .output()
+        .expect("running wanwu bench");
+    assert!(
+        output.status.success(),
+        "wanwu bench {which} --quick failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+/// The three figures (wanwu, baseline, ratio) of the row starting with `measure`.
+fn figures(out: &str, measure: &str) -> [f64; 3] {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(measure))
+        .unwrap_or_else(|| panic!("no row {measure:?} in:\n{out}"));
+    let tokens: Vec<&str> = line.split_whitespace().collect();
+    let n = tokens.len();
+    assert!(n >= 4, "short row {line:?}");
+    let number = |t: &str| -> f64 {
+        t.trim_end_matches('x')
+            .parse()
+            .unwrap_or_else(|_| panic!("{t:?} is not a number in {line:?}"))
+    };
+    [
+        number(tokens[n - 3]),
+        number(tokens[n - 2]),
+        number(tokens[n - 1]),
+    ]
+}
+
+fn assert_table(out: &str, name: &str, rows: &[&str]) {
+    assert!(
+        out.contains(&format!("== bench {name}:")),
+        "no {name} table in:\n{out}"
+    );
+    assert!(out.contains(" cores"), "no machine facts in:\n{out}");
+    assert!(
+        out.contains("load generator"),
+        "no load-generator fact in:\n{out}"
+    );
+    for row in rows {
+        let [wanwu, baseline, ratio] = figures(out, row);
+        assert!(
+            wanwu.is_finite() && baseline.is_finite() && ratio.is_finite(),
+            "row {row:?}: {wanwu} {baseline} {ratio}"
+        );
+        assert!(wanwu >= 0.0 && baseline >= 0.0, "row {row:?}");
+    }
+}
+
+#[test]
+fn ingest_reports_its_table() {
+    let out = quick_bench("ingest");
+    assert_table(
+        &out,
+        "ingest",
+        &["ingest, points/s", "disk bytes per point"],
+    );
+    assert!(
+        !out.contains("== bench query:"),
+        "ingest ran query too:\n{out}"
+    );
+}
+
+#[test]
+fn query_reports_its_table() {
+    let out = quick_bench("query");
+    assert_table(
+        &out,
+        "query",
+        &["(b) latest values", "(c) hourly avg across all series"],
+    );
+}
+
+#[test]
+fn rules_reports_its_table() {
+    let out = quick_bench("rules");
+    assert_table(
+        &out,
+        "rules",
+        &[
+            "throughput, inputs/s",
+            "cpu per input, us",
+            "latency p50 at rate, us",
+            "latency p99 at rate, us",
+        ],
+    );
+}
+
+#[test]
+fn unknown_benchmark_is_a_usage_error() {
+    let output = Command::new(env!("CARGO_BIN_EXE_wanwu"))
+        .args(["bench", "nonsense"])
+        .output()
+        .expect("running wanwu bench");
+    assert_eq!(output.status.code(), Some(2));
+}
