@@ -15,6 +15,6 @@ pub use error::StoreError;
 pub use page::{DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};
 pub use sqlite::SqliteStore;
 pub use store::{
-    AlarmFilter, AlarmRecord, ApiTokenRecord, AssetFilter, DeviceAuth, DeviceFilter, EntityCounts, NewDeviceRecord, Store,
-    TokenHash, TwinRecord,
+    AlarmFilter, AlarmRecord, ApiTokenRecord, AssetFilter, DeviceAuth, DeviceFilter, EntityCounts,
+    NewDeviceRecord, Store, TokenHash, TwinRecord,
 };
