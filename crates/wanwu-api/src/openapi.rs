@@ -27,9 +27,9 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "products", description = "Thing models"),
         (name = "devices", description = "Devices and their credentials"),
         (name = "assets", description = "The tree of places and things"),
-        (name = "telemetry", description = "Readings of devices: ingest, latest values, history, aggregation, export"),
         (name = "alarms", description = "Alarms: list, acknowledge, clear"),
         (name = "rules", description = "Rules: dry runs"),
+        (name = "telemetry", description = "Readings of devices: ingest, latest values, history, aggregation, export"),
         (name = "twin", description = "Device twins: reported and desired state"),
         (name = "system", description = "Health and metrics")
     )

@@ -35,13 +35,13 @@ pub use bootstrap::{BootstrapOutcome, DEFAULT_TENANT, PLATFORM_ADMIN_TOKEN_ID};
 pub use downlink::{Downlink, DownlinkError};
 pub use error::CoreError;
 pub use ingest::{Ingest, IngestConfig, IngestError, IngestReceipt, TelemetryOptions};
+pub use presence::{ConnectionDetails, OfflineReason, Presence, PresenceState};
+pub use registry::Registry;
+pub use scope::Scope;
 pub use telemetry::Telemetry;
 pub use twin::Twins;
 /// The embedded time-series engine telemetry is stored in.
 pub use wanwu_tsdb as tsdb;
-pub use presence::{ConnectionDetails, OfflineReason, Presence, PresenceState};
-pub use registry::Registry;
-pub use scope::Scope;
 pub use uplink::{DeviceUplink, Disposition, Refusal};
 
 use std::path::Path;
@@ -64,6 +64,8 @@ pub struct Platform {
     pub registry: Registry,
     /// Connection state of devices.
     pub presence: Arc<Presence>,
+    /// Messages to devices, through the broker once it is attached.
+    pub downlink: Arc<Downlink>,
     /// The ingest pipeline: validated telemetry into the store, latest values, processors.
     pub ingest: Arc<Ingest>,
     /// Telemetry queries, exports and deletes.
@@ -73,8 +75,6 @@ pub struct Platform {
     /// Device twins: reported and desired state.
     pub twins: Arc<Twins>,
     tsdb: tsdb::Engine,
-    /// Messages to devices, through the broker once it is attached.
-    pub downlink: Arc<Downlink>,
 }
 
 impl Platform {

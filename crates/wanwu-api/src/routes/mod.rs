@@ -26,9 +26,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(products::router())
         .merge(devices::router())
         .merge(assets::router())
-        .merge(telemetry::router())
         .merge(alarms::router())
         .merge(rules::router())
+        .merge(telemetry::router())
         .merge(twin::router())
 }
 
