@@ -40,9 +40,9 @@ pub use registry::Registry;
 pub use scope::Scope;
 pub use telemetry::Telemetry;
 pub use twin::Twins;
+pub use uplink::{DeviceUplink, Disposition, Refusal};
 /// The embedded time-series engine telemetry is stored in.
 pub use wanwu_tsdb as tsdb;
-pub use uplink::{DeviceUplink, Disposition, Refusal};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -84,7 +84,11 @@ impl Platform {
         let registry = Registry::new(store.clone(), auth.clone());
         let ingest = Arc::new(Ingest::new(tsdb.clone(), registry.clone(), ingest));
         let downlink = Arc::new(Downlink::default());
-        let twins = Arc::new(Twins::new(store.clone(), registry.clone(), downlink.clone()));
+        let twins = Arc::new(Twins::new(
+            store.clone(),
+            registry.clone(),
+            downlink.clone(),
+        ));
         Self::start_processors(&ingest, &twins);
         Platform {
             telemetry: Arc::new(Telemetry::new(
