@@ -23,8 +23,15 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 
+_emit_lock = threading.Lock()
+
+
 def emit(obj):
-    print(json.dumps(obj), flush=True)
+    # paho calls back on its network thread while the main thread prints too: one locked
+    # write per line keeps lines whole.
+    with _emit_lock:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
 
 
 def code_of(rc):

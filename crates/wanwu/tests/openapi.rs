@@ -43,6 +43,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/alarms/{id}/ack"),
     ("post", "/api/v1/alarms/{id}/clear"),
     ("post", "/api/v1/rules:test"),
+    ("get", "/api/v1/devices/{id}/shadow"),
+    ("patch", "/api/v1/devices/{id}/shadow/desired"),
     ("post", "/api/v1/devices/{id}/telemetry"),
     ("get", "/api/v1/devices/{id}/telemetry"),
     ("delete", "/api/v1/devices/{id}/telemetry"),
