@@ -9,16 +9,20 @@
 //! - [`bootstrap`]: what the first start creates (tenant `default`, the platform admin token);
 //! - [`uplink`]: the one entry point for what devices send ([`Platform::handle_uplink`]);
 //! - [`downlink`]: the way back down to devices through the broker, once it runs;
-//! - [`mqtt`]: the broker hooks (authentication, topic ACL, device uplinks, presence).
+//! - [`mqtt`]: the broker hooks (authentication, topic ACL, device uplinks, presence);
+//! - [`bus`]: notices of changes (events, presence, twin, alarms, commands) for live
+//!   subscribers and rules; telemetry goes through the ingest [`fanout`].
 //!
 //! The ingest pipeline, twin, commands and rules join as further components.
 
 pub mod alarms;
 pub mod auth;
 pub mod bootstrap;
+pub mod bus;
 pub mod clock;
 pub mod downlink;
 pub mod error;
+pub mod fanout;
 pub mod ingest;
 pub mod mqtt;
 pub mod presence;
@@ -33,6 +37,7 @@ pub mod uplink;
 pub use auth::{ApiPrincipal, Auth, DevicePrincipal};
 pub use bootstrap::{BootstrapOutcome, DEFAULT_TENANT, PLATFORM_ADMIN_TOKEN_ID};
 pub use downlink::{Downlink, DownlinkError};
+pub use bus::{Bus, Notice, NoticeKind};
 pub use error::CoreError;
 pub use ingest::{Ingest, IngestConfig, IngestError, IngestReceipt, TelemetryOptions};
 pub use presence::{ConnectionDetails, OfflineReason, Presence, PresenceState};
@@ -74,6 +79,9 @@ pub struct Platform {
     pub alarms: Arc<alarms::Alarms>,
     /// Device twins: reported and desired state.
     pub twins: Arc<Twins>,
+    /// Notices of events, presence, twin, alarm and command changes for live subscribers
+    /// and rules.
+    pub bus: Arc<Bus>,
     tsdb: tsdb::Engine,
 }
 
@@ -105,6 +113,7 @@ impl Platform {
             presence: Arc::new(Presence::default()),
             downlink,
             twins,
+            bus: bus::new_bus(),
         }
     }
 

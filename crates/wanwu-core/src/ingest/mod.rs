@@ -12,21 +12,24 @@
 //!    an acknowledgement (PUBACK, HTTP 2xx) means the points survive `kill -9`;
 //! 3. recorded as the latest value per (device, key) ([`LatestValues`]);
 //! 4. offered to the processors (live subscribers, twin, rules) through bounded queues
-//!    ([`Fanout`]); a full queue drops and counts, it never holds ingestion up.
+//!    ([`IngestFanout`]); a full queue drops and counts, it never holds ingestion up.
 //!
 //! Metrics: `wanwu_ingest_messages_total` (accepted payloads), `wanwu_ingest_points_total`
 //! (stored values), `wanwu_ingest_rejected_total{reason}`, `wanwu_ingest_latency_seconds`.
 
 mod convert;
 mod error;
-mod fanout;
+mod ingested;
 mod latest;
 
 pub use convert::{from_stored, to_stored};
 pub use error::{
     IngestError, MQTT_PAYLOAD_FORMAT_INVALID, MQTT_QUOTA_EXCEEDED, MQTT_UNSPECIFIED_ERROR,
 };
-pub use fanout::{Fanout, Ingested};
+pub use ingested::Ingested;
+
+/// The processors fed with stored telemetry, one batch per accepted payload.
+pub type IngestFanout = crate::fanout::Fanout<Arc<Ingested>>;
 pub use latest::{LatestValue, LatestValues};
 
 use crate::auth::DevicePrincipal;
@@ -85,7 +88,7 @@ pub struct Ingest {
     tsdb: Engine,
     registry: Registry,
     latest: LatestValues,
-    fanout: Fanout,
+    fanout: IngestFanout,
     config: IngestConfig,
 }
 
@@ -96,7 +99,7 @@ impl Ingest {
             tsdb,
             registry,
             latest: LatestValues::default(),
-            fanout: Fanout::default(),
+            fanout: IngestFanout::new("ingest"),
             config,
         }
     }
@@ -192,7 +195,7 @@ impl Ingest {
     }
 
     /// The processors fed with stored telemetry.
-    pub fn fanout(&self) -> &Fanout {
+    pub fn fanout(&self) -> &IngestFanout {
         &self.fanout
     }
 
