@@ -69,72 +69,72 @@ pub enum Severity {
     Critical,
 }
 
-/// A property of a product: one value a device reports (and may be asked to take).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Property {
-    /// Id, unique within the product; the key in telemetry payloads.
-    pub id: String,
-    /// Display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Longer description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Value type.
-    #[serde(rename = "type")]
-    pub kind: PropertyType,
-    /// Unit of measurement, e.g. `ug/m3`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit: Option<String>,
-    /// Smallest accepted value (numeric types).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-    /// Largest accepted value (numeric types).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
-    /// Granularity of the value (numeric types), a hint for applications.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<f64>,
-    /// The allowed values of an `enum` property.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub values: Option<Vec<String>>,
-    /// Who may write the property.
-    #[serde(default)]
-    pub access: Access,
+/// Defines a struct holding a typed value's definition (id, name, description, type, unit,
+/// range, step, enum values) plus the given extra fields, and its [`ValueSpec`]. Properties
+/// and parameters share this shape; only properties carry `access`.
+macro_rules! typed_member {
+    ($(#[$meta:meta])* $name:ident { $($extra:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// Id, unique within its list (a property's id is its key in telemetry payloads).
+            pub id: String,
+            /// Display name.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub name: Option<String>,
+            /// Longer description.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub description: Option<String>,
+            /// Value type.
+            #[serde(rename = "type")]
+            pub kind: PropertyType,
+            /// Unit of measurement, e.g. `ug/m3`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub unit: Option<String>,
+            /// Smallest accepted value (numeric types).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub min: Option<f64>,
+            /// Largest accepted value (numeric types).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub max: Option<f64>,
+            /// Granularity of the value (numeric types), a hint for applications.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub step: Option<f64>,
+            /// The allowed values of an `enum`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub values: Option<Vec<String>>,
+            $($extra)*
+        }
+
+        impl $name {
+            /// The typing of this member's values.
+            pub fn spec(&self) -> ValueSpec<'_> {
+                ValueSpec {
+                    kind: self.kind,
+                    min: self.min,
+                    max: self.max,
+                    step: self.step,
+                    values: self.values.as_deref(),
+                }
+            }
+        }
+    };
 }
 
-/// A parameter of an event, a command, or a command's response.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Param {
-    /// Id, unique within its list.
-    pub id: String,
-    /// Display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Longer description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Value type.
-    #[serde(rename = "type")]
-    pub kind: PropertyType,
-    /// Unit of measurement.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit: Option<String>,
-    /// Smallest accepted value (numeric types).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-    /// Largest accepted value (numeric types).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
-    /// Granularity of the value (numeric types), a hint for applications.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<f64>,
-    /// The allowed values of an `enum` parameter.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub values: Option<Vec<String>>,
-}
+typed_member!(
+    /// A property of a product: one value a device reports (and may be asked to take).
+    Property {
+        /// Who may write the property.
+        #[serde(default)]
+        pub access: Access,
+    }
+);
+
+typed_member!(
+    /// A parameter of an event, a command, or a command's response.
+    Param {}
+);
 
 /// Something a device tells about itself at one moment, e.g. a failure.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -211,32 +211,6 @@ pub struct ValueSpec<'a> {
     pub step: Option<f64>,
     /// Allowed enum values.
     pub values: Option<&'a [String]>,
-}
-
-impl Property {
-    /// The typing of this property's values.
-    pub fn spec(&self) -> ValueSpec<'_> {
-        ValueSpec {
-            kind: self.kind,
-            min: self.min,
-            max: self.max,
-            step: self.step,
-            values: self.values.as_deref(),
-        }
-    }
-}
-
-impl Param {
-    /// The typing of this parameter's values.
-    pub fn spec(&self) -> ValueSpec<'_> {
-        ValueSpec {
-            kind: self.kind,
-            min: self.min,
-            max: self.max,
-            step: self.step,
-            values: self.values.as_deref(),
-        }
-    }
 }
 
 impl Product {
