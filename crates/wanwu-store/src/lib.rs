@@ -15,6 +15,7 @@ pub use error::StoreError;
 pub use page::{DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};
 pub use sqlite::SqliteStore;
 pub use store::{
-    AlarmFilter, AlarmRecord, ApiTokenRecord, AssetFilter, DeviceAuth, DeviceFilter, EntityCounts,
-    NewDeviceRecord, Store, TokenHash, TwinRecord,
+    AlarmFilter, AlarmRecord, ApiTokenRecord, AssetFilter, CommandFilter, CommandRecord,
+    DefinitionKind, DefinitionRecord, DeviceAuth, DeviceFilter, EntityCounts, NewDeviceRecord,
+    Store, TokenHash, TwinRecord,
 };

@@ -102,6 +102,58 @@ pub struct AlarmFilter {
     pub devices: Option<Vec<String>>,
 }
 
+/// Which definitions a [`DefinitionRecord`] is: rules and scenes are kept apart, alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DefinitionKind {
+    /// A rule (trigger, condition, actions).
+    Rule,
+    /// A scene (actions run on demand).
+    Scene,
+}
+
+/// A stored rule or scene: the definition as JSON (opaque to the store) and its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefinitionRecord {
+    /// Tenant.
+    pub tenant: String,
+    /// Id, unique within the tenant and kind.
+    pub id: String,
+    /// Whether it is active (a disabled rule is kept but not evaluated).
+    pub enabled: bool,
+    /// The definition as JSON text.
+    pub definition: String,
+    /// Creation time, ms since the Unix epoch.
+    pub created_at: i64,
+    /// Last update, ms since the Unix epoch.
+    pub updated_at: i64,
+}
+
+/// A stored command: the columns lists and sweeps filter on, and the whole command as JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandRecord {
+    /// Tenant.
+    pub tenant: String,
+    /// Id, unique within the tenant; ids sort in creation order.
+    pub id: String,
+    /// Target device.
+    pub device: String,
+    /// Status (`queued`, `sent`, `succeeded`, `failed`, `expired`).
+    pub status: String,
+    /// When an unfinished command expires, ms since the Unix epoch.
+    pub expires_at: i64,
+    /// The command document as JSON text.
+    pub document: String,
+}
+
+/// Which commands a list returns; `None` fields do not filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommandFilter {
+    /// Only commands to this device.
+    pub device: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+}
+
 /// How many entities the store holds, for metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EntityCounts {
@@ -265,6 +317,80 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<AlarmRecord>, StoreError>;
     /// Every alarm of every tenant that is not cleared (loaded at start).
     async fn open_alarms(&self) -> Result<Vec<AlarmRecord>, StoreError>;
+
+    // --- rules and scenes
+    /// Stores a new definition; an existing id is [`StoreError::AlreadyExists`].
+    async fn insert_definition(
+        &self,
+        kind: DefinitionKind,
+        record: &DefinitionRecord,
+    ) -> Result<(), StoreError>;
+    /// Replaces the definition and `enabled` of an existing one (keeps `created_at`).
+    async fn update_definition(
+        &self,
+        kind: DefinitionKind,
+        record: &DefinitionRecord,
+    ) -> Result<(), StoreError>;
+    /// One definition of a tenant.
+    async fn get_definition(
+        &self,
+        kind: DefinitionKind,
+        tenant: &str,
+        id: &str,
+    ) -> Result<DefinitionRecord, StoreError>;
+    /// A page of a tenant's definitions, ordered by id.
+    async fn list_definitions(
+        &self,
+        kind: DefinitionKind,
+        tenant: &str,
+        page: &PageRequest,
+    ) -> Result<Page<DefinitionRecord>, StoreError>;
+    /// Every definition of every tenant (loaded at start).
+    async fn all_definitions(
+        &self,
+        kind: DefinitionKind,
+    ) -> Result<Vec<DefinitionRecord>, StoreError>;
+    /// Deletes a definition.
+    async fn delete_definition(
+        &self,
+        kind: DefinitionKind,
+        tenant: &str,
+        id: &str,
+    ) -> Result<(), StoreError>;
+
+    // --- commands
+    /// Inserts a new command of an existing device; a missing device is
+    /// [`StoreError::NotFound`], a taken id [`StoreError::AlreadyExists`].
+    async fn insert_command(&self, command: &CommandRecord) -> Result<(), StoreError>;
+    /// Replaces a command if its stored status is still `from_status`; returns whether it
+    /// did (`false`: the command is gone or another change came first).
+    async fn update_command(
+        &self,
+        command: &CommandRecord,
+        from_status: &str,
+    ) -> Result<bool, StoreError>;
+    /// One command of a tenant.
+    async fn get_command(&self, tenant: &str, id: &str) -> Result<CommandRecord, StoreError>;
+    /// A page of a tenant's commands, ordered by id (creation order).
+    async fn list_commands(
+        &self,
+        tenant: &str,
+        filter: &CommandFilter,
+        page: &PageRequest,
+    ) -> Result<Page<CommandRecord>, StoreError>;
+    /// The device's commands waiting for delivery (`queued`), oldest first.
+    async fn queued_commands(
+        &self,
+        tenant: &str,
+        device: &str,
+    ) -> Result<Vec<CommandRecord>, StoreError>;
+    /// Up to `limit` unfinished commands (any tenant) whose `expires_at <= now`, oldest
+    /// expiry first.
+    async fn overdue_commands(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<CommandRecord>, StoreError>;
 
     // --- housekeeping
     /// How many entities exist.

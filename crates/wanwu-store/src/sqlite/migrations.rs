@@ -9,6 +9,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_registry.sql"),
     include_str!("../../migrations/0002_twins.sql"),
     include_str!("../../migrations/0003_alarms.sql"),
+    include_str!("../../migrations/0004_commands.sql"),
+    include_str!("../../migrations/0005_rules.sql"),
 ];
 
 /// Applies every migration newer than the database's schema version, each in its own

@@ -6,8 +6,10 @@
 //! process crash (`kill -9`).
 
 mod alarms;
+mod commands;
 mod migrations;
 mod rows;
+mod rules;
 mod store_impl;
 
 use crate::error::StoreError;

@@ -7,8 +7,9 @@ use super::{SqliteStore, affected_one, on_unique};
 use crate::error::StoreError;
 use crate::page::{Page, PageRequest};
 use crate::store::{
-    AlarmFilter, AlarmRecord, ApiTokenRecord, AssetFilter, DeviceAuth, DeviceFilter, EntityCounts,
-    NewDeviceRecord, Store, TokenHash, TwinRecord,
+    AlarmFilter, AlarmRecord, ApiTokenRecord, AssetFilter, CommandFilter, CommandRecord,
+    DefinitionKind, DefinitionRecord, DeviceAuth, DeviceFilter, EntityCounts, NewDeviceRecord,
+    Store, TokenHash, TwinRecord,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
@@ -744,6 +745,97 @@ impl Store for SqliteStore {
 
     async fn open_alarms(&self) -> Result<Vec<AlarmRecord>, StoreError> {
         self.open_alarm_rows().await
+    }
+
+    async fn insert_definition(
+        &self,
+        kind: DefinitionKind,
+        record: &DefinitionRecord,
+    ) -> Result<(), StoreError> {
+        self.insert_definition_row(kind, record).await
+    }
+
+    async fn update_definition(
+        &self,
+        kind: DefinitionKind,
+        record: &DefinitionRecord,
+    ) -> Result<(), StoreError> {
+        self.update_definition_row(kind, record).await
+    }
+
+    async fn get_definition(
+        &self,
+        kind: DefinitionKind,
+        tenant: &str,
+        id: &str,
+    ) -> Result<DefinitionRecord, StoreError> {
+        self.get_definition_row(kind, tenant, id).await
+    }
+
+    async fn list_definitions(
+        &self,
+        kind: DefinitionKind,
+        tenant: &str,
+        page: &PageRequest,
+    ) -> Result<Page<DefinitionRecord>, StoreError> {
+        self.list_definition_rows(kind, tenant, page).await
+    }
+
+    async fn all_definitions(
+        &self,
+        kind: DefinitionKind,
+    ) -> Result<Vec<DefinitionRecord>, StoreError> {
+        self.all_definition_rows(kind).await
+    }
+
+    async fn delete_definition(
+        &self,
+        kind: DefinitionKind,
+        tenant: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        self.delete_definition_row(kind, tenant, id).await
+    }
+
+    async fn insert_command(&self, command: &CommandRecord) -> Result<(), StoreError> {
+        self.insert_command_row(command).await
+    }
+
+    async fn update_command(
+        &self,
+        command: &CommandRecord,
+        from_status: &str,
+    ) -> Result<bool, StoreError> {
+        self.update_command_row(command, from_status).await
+    }
+
+    async fn get_command(&self, tenant: &str, id: &str) -> Result<CommandRecord, StoreError> {
+        self.get_command_row(tenant, id).await
+    }
+
+    async fn list_commands(
+        &self,
+        tenant: &str,
+        filter: &CommandFilter,
+        page: &PageRequest,
+    ) -> Result<Page<CommandRecord>, StoreError> {
+        self.list_command_rows(tenant, filter, page).await
+    }
+
+    async fn queued_commands(
+        &self,
+        tenant: &str,
+        device: &str,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        self.queued_command_rows(tenant, device).await
+    }
+
+    async fn overdue_commands(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        self.overdue_command_rows(now, limit).await
     }
 
     async fn counts(&self) -> Result<EntityCounts, StoreError> {
