@@ -3,34 +3,22 @@
 
 mod common;
 
-use common::{Api, Server, air_station, create_token, ids};
+use common::{Api, Reply, Server, ids, provision_station};
 use serde_json::json;
 
 /// Tenant `default` with product `aq`, asset `sh` holding device `st-1`, and device `st-2`
 /// outside it.
 async fn provision(admin: &Api) {
+    provision_station(admin).await;
     admin
-        .post("/api/v1/products", air_station("aq"))
+        .create("/api/v1/devices", json!({"id": "st-2", "product": "aq"}))
+        .await;
+}
+
+/// `POST /alarms/{id}/{action}` (ack or clear).
+async fn act(api: &Api, id: &str, action: &str) -> Reply {
+    api.post(&format!("/api/v1/alarms/{id}/{action}"), json!({}))
         .await
-        .expect(201);
-    admin
-        .post(
-            "/api/v1/assets",
-            json!({"id": "sh", "name": "Shanghai", "kind": "city"}),
-        )
-        .await
-        .expect(201);
-    admin
-        .post(
-            "/api/v1/devices",
-            json!({"id": "st-1", "product": "aq", "asset": "sh"}),
-        )
-        .await
-        .expect(201);
-    admin
-        .post("/api/v1/devices", json!({"id": "st-2", "product": "aq"}))
-        .await
-        .expect(201);
 }
 
 fn raise(device: &str, alarm_type: &str, severity: &str) -> serde_json::Value {
@@ -64,29 +52,18 @@ async fn lifecycle_raise_repeat_acknowledge_clear() {
     assert_eq!(repeated["count"], 2);
     assert_eq!(repeated["severity"], "critical");
 
-    let acked = admin
-        .post(&format!("/api/v1/alarms/{id}/ack"), json!({}))
-        .await;
+    let acked = act(&admin, &id, "ack").await;
     assert_eq!(acked.expect(200)["status"], "acknowledged");
-    admin
-        .post(&format!("/api/v1/alarms/{id}/ack"), json!({}))
-        .await
-        .expect_error(409, "conflict");
+    act(&admin, &id, "ack").await.expect_error(409, "conflict");
 
-    let cleared = admin
-        .post(&format!("/api/v1/alarms/{id}/clear"), json!({}))
-        .await;
+    let cleared = act(&admin, &id, "clear").await;
     let cleared = cleared.expect(200);
     assert_eq!(cleared["status"], "cleared");
     assert!(cleared["cleared_ts"].as_i64().is_some());
-    admin
-        .post(&format!("/api/v1/alarms/{id}/clear"), json!({}))
+    act(&admin, &id, "clear")
         .await
         .expect_error(409, "conflict");
-    admin
-        .post(&format!("/api/v1/alarms/{id}/ack"), json!({}))
-        .await
-        .expect_error(409, "conflict");
+    act(&admin, &id, "ack").await.expect_error(409, "conflict");
 
     let next = admin
         .post("/api/v1/alarms", raise("st-1", "high_pm25", "minor"))
@@ -111,23 +88,12 @@ async fn list_filters_by_status_severity_device_and_asset() {
     let admin = server.admin();
     provision(&admin).await;
     let a = admin
-        .post("/api/v1/alarms", raise("st-1", "high_pm25", "major"))
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+        .create_id("/api/v1/alarms", raise("st-1", "high_pm25", "major"))
+        .await;
     let b = admin
-        .post("/api/v1/alarms", raise("st-2", "offline", "critical"))
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    admin
-        .post(&format!("/api/v1/alarms/{b}/ack"), json!({}))
-        .await
-        .expect(200);
+        .create_id("/api/v1/alarms", raise("st-2", "offline", "critical"))
+        .await;
+    act(&admin, &b, "ack").await.expect(200);
 
     let all = admin.get("/api/v1/alarms").await;
     all.expect(200);
@@ -206,31 +172,17 @@ async fn tenancy_and_viewer() {
     let admin = server.admin();
     provision(&admin).await;
     let id = admin
-        .post("/api/v1/alarms", raise("st-1", "high_pm25", "major"))
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+        .create_id("/api/v1/alarms", raise("st-1", "high_pm25", "major"))
+        .await;
 
-    admin
-        .post("/api/v1/tenants", json!({"id": "t2", "name": "Second"}))
-        .await
-        .expect(201);
-    let other = server
-        .anonymous()
-        .with_token(&create_token(&admin, "admin", Some("t2")).await);
+    let other = server.second_tenant(&admin).await;
     assert!(ids(&other.get("/api/v1/alarms").await).is_empty());
     other
         .get(&format!("/api/v1/alarms/{id}"))
         .await
         .expect_error(404, "not_found");
-    other
-        .post(&format!("/api/v1/alarms/{id}/ack"), json!({}))
-        .await
-        .expect_error(404, "not_found");
-    other
-        .post(&format!("/api/v1/alarms/{id}/clear"), json!({}))
+    act(&other, &id, "ack").await.expect_error(404, "not_found");
+    act(&other, &id, "clear")
         .await
         .expect_error(404, "not_found");
     other
@@ -238,20 +190,16 @@ async fn tenancy_and_viewer() {
         .await
         .expect_error(404, "not_found");
 
-    let viewer = server
-        .anonymous()
-        .with_token(&create_token(&admin, "viewer", None).await);
+    let viewer = server.client_with_role(&admin, "viewer", None).await;
     assert_eq!(ids(&viewer.get("/api/v1/alarms").await), vec![id.clone()]);
     viewer
         .get(&format!("/api/v1/alarms/{id}"))
         .await
         .expect(200);
-    viewer
-        .post(&format!("/api/v1/alarms/{id}/ack"), json!({}))
+    act(&viewer, &id, "ack")
         .await
         .expect_error(403, "forbidden");
-    viewer
-        .post(&format!("/api/v1/alarms/{id}/clear"), json!({}))
+    act(&viewer, &id, "clear")
         .await
         .expect_error(403, "forbidden");
     viewer
@@ -268,23 +216,12 @@ async fn alarms_survive_restart_and_stay_one_per_device_and_type() {
     let admin = server.admin();
     provision(&admin).await;
     let open = admin
-        .post("/api/v1/alarms", raise("st-1", "high_pm25", "major"))
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+        .create_id("/api/v1/alarms", raise("st-1", "high_pm25", "major"))
+        .await;
     let acked = admin
-        .post("/api/v1/alarms", raise("st-2", "offline", "minor"))
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    admin
-        .post(&format!("/api/v1/alarms/{acked}/ack"), json!({}))
-        .await
-        .expect(200);
+        .create_id("/api/v1/alarms", raise("st-2", "offline", "minor"))
+        .await;
+    act(&admin, &acked, "ack").await.expect(200);
 
     let server = server.restart();
     let admin = server.admin();
@@ -301,8 +238,5 @@ async fn alarms_survive_restart_and_stay_one_per_device_and_type() {
     let repeated = repeated.expect(200);
     assert_eq!(repeated["id"], open.as_str(), "the open alarm was reloaded");
     assert_eq!(repeated["count"], 2);
-    admin
-        .post(&format!("/api/v1/alarms/{acked}/clear"), json!({}))
-        .await
-        .expect(200);
+    act(&admin, &acked, "clear").await.expect(200);
 }

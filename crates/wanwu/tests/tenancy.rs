@@ -4,34 +4,14 @@
 
 mod common;
 
-use common::{Api, Reply, Server, air_station, create_token, ids};
+use common::{Api, Reply, Server, air_station, ids, provision_station};
 use serde_json::json;
 
 /// Tenant `default` with one entity of each family, and tenant `t2` with its admin.
 async fn two_tenants(server: &Server) -> (Api, Api) {
     let admin = server.admin();
-    admin
-        .post("/api/v1/tenants", json!({"id": "t2", "name": "Second"}))
-        .await
-        .expect(201);
-    admin
-        .post("/api/v1/products", air_station("aq"))
-        .await
-        .expect(201);
-    admin
-        .post(
-            "/api/v1/assets",
-            json!({"id": "sh", "name": "Shanghai", "kind": "city"}),
-        )
-        .await
-        .expect(201);
-    admin
-        .post(
-            "/api/v1/devices",
-            json!({"id": "st-1", "product": "aq", "asset": "sh"}),
-        )
-        .await
-        .expect(201);
+    let t2_admin = server.second_tenant(&admin).await;
+    provision_station(&admin).await;
     admin
         .post(
             "/api/v1/tokens",
@@ -39,9 +19,6 @@ async fn two_tenants(server: &Server) -> (Api, Api) {
         )
         .await
         .expect_error(422, "invalid_body");
-    let t2_admin = server
-        .anonymous()
-        .with_token(&create_token(&admin, "admin", Some("t2")).await);
     (admin, t2_admin)
 }
 
@@ -190,12 +167,8 @@ async fn tenants_and_other_tenants_are_for_the_platform_admin_only() {
 async fn viewer_reads_but_cannot_write_and_only_admins_manage_tokens() {
     let server = Server::start();
     let (admin, _) = two_tenants(&server).await;
-    let viewer = server
-        .anonymous()
-        .with_token(&create_token(&admin, "viewer", None).await);
-    let operator = server
-        .anonymous()
-        .with_token(&create_token(&admin, "operator", None).await);
+    let viewer = server.client_with_role(&admin, "viewer", None).await;
+    let operator = server.client_with_role(&admin, "operator", None).await;
     let token_id = default_token_id(&admin).await;
     let tok = format!("/api/v1/tokens/{token_id}");
 

@@ -25,6 +25,27 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a graceful stop may take before the test fails.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Runs `mosquitto_pub` or `mosquitto_sub` (`program`) against 127.0.0.1:`port` with
+/// `args`, killed after 20 s.
+pub fn mosquitto(program: &str, port: u16, args: &[&str]) -> std::process::Output {
+    Command::new("timeout")
+        .arg("20")
+        .arg(program)
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"))
+}
+
+/// Standard output and standard error of a finished process, as text.
+pub fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// Path of the binary under test.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_wanwu")
@@ -39,12 +60,20 @@ pub struct ServerBuilder {
     env: Vec<(String, String)>,
     http: Option<String>,
     mqtt: Option<String>,
+    subcommand: Option<String>,
 }
 
 impl ServerBuilder {
     /// Uses `dir` as data directory instead of a fresh temporary one.
     pub fn data(mut self, dir: &Path) -> Self {
         self.data = Some(dir.to_owned());
+        self
+    }
+
+    /// Runs `wanwu NAME` (e.g. `demo`, which takes the same `--data`, `--http` and
+    /// `--mqtt` flags) instead of `wanwu serve`.
+    pub fn subcommand(mut self, name: impl Into<String>) -> Self {
+        self.subcommand = Some(name.into());
         self
     }
 
@@ -84,7 +113,7 @@ impl ServerBuilder {
     fn command(&mut self) -> Command {
         let data = self.data_dir();
         let mut cmd = Command::new(binary());
-        cmd.arg("serve")
+        cmd.arg(self.subcommand.as_deref().unwrap_or("serve"))
             .arg("--data")
             .arg(&data)
             .arg("--http")
@@ -281,6 +310,24 @@ impl Server {
         self.anonymous().with_token(&self.admin_token)
     }
 
+    /// A client with a new API token of `role`, created by `admin` in its tenant (or in
+    /// `tenant`).
+    pub async fn client_with_role(&self, admin: &Api, role: &str, tenant: Option<&str>) -> Api {
+        self.anonymous()
+            .with_token(&create_token(admin, role, tenant).await)
+    }
+
+    /// Creates tenant `t2` (as the platform `admin`) and returns a client of its admin.
+    pub async fn second_tenant(&self, admin: &Api) -> Api {
+        admin
+            .create(
+                "/api/v1/tenants",
+                serde_json::json!({"id": "t2", "name": "Second"}),
+            )
+            .await;
+        self.client_with_role(admin, "admin", Some("t2")).await
+    }
+
     /// Process id of the child.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
@@ -298,8 +345,13 @@ impl Server {
 
     /// Sends SIGTERM and waits for the exit.
     pub fn terminate(&mut self) -> ExitStatus {
+        self.stop_with("TERM")
+    }
+
+    /// Sends signal `name` (e.g. `INT`, `TERM`) and waits for the exit.
+    pub fn stop_with(&mut self, name: &str) -> ExitStatus {
         let mut child = self.child.take().expect("running");
-        signal(child.id(), "TERM");
+        signal(child.id(), name);
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
@@ -307,7 +359,7 @@ impl Server {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("wanwu did not stop within {STOP_TIMEOUT:?} of SIGTERM");
+                panic!("wanwu did not stop within {STOP_TIMEOUT:?} of SIG{name}");
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -319,6 +371,13 @@ impl Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Starts the server again on the same data directory with the same options after
+    /// [`Server::kill9`] (ports are picked anew): recovery from a crash.
+    pub fn start_again(self) -> Server {
+        assert!(self.child.is_none(), "start_again after kill9");
+        self.builder.clone().data(&self.data.clone()).start()
     }
 
     /// Stops the server gracefully and starts it again on the same data directory with
@@ -416,6 +475,20 @@ impl Api {
             .await
     }
 
+    /// `POST path` that must create (201); the created entity.
+    pub async fn create(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        self.post(path, body).await.expect(201).clone()
+    }
+
+    /// `POST path` that must create (201); the created entity's id.
+    pub async fn create_id(&self, path: &str, body: serde_json::Value) -> String {
+        let created = self.create(path, body).await;
+        created["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {created}"))
+            .to_owned()
+    }
+
     /// `PATCH path` with a JSON body.
     pub async fn patch(&self, path: &str, body: serde_json::Value) -> Reply {
         self.send("PATCH", path, Some(body.to_string().into_bytes()))
@@ -463,6 +536,22 @@ pub fn air_station(id: &str) -> serde_json::Value {
     })
 }
 
+/// In the caller's tenant: product `aq` ([`air_station`]), asset `sh` (a city) and device
+/// `st-1` of `aq` under `sh`.
+pub async fn provision_station(api: &Api) {
+    api.create("/api/v1/products", air_station("aq")).await;
+    api.create(
+        "/api/v1/assets",
+        serde_json::json!({"id": "sh", "name": "Shanghai", "kind": "city"}),
+    )
+    .await;
+    api.create(
+        "/api/v1/devices",
+        serde_json::json!({"id": "st-1", "product": "aq", "asset": "sh"}),
+    )
+    .await;
+}
+
 /// Creates an API token with `role` in the caller's tenant (or `tenant`); returns the secret.
 pub async fn create_token(api: &Api, role: &str, tenant: Option<&str>) -> String {
     let mut body = serde_json::json!({"name": format!("{role} token"), "role": role});
@@ -484,4 +573,64 @@ pub fn ids(reply: &Reply) -> Vec<String> {
         .iter()
         .map(|item| item["id"].as_str().expect("id").to_owned())
         .collect()
+}
+
+/// `mosquitto_sub -v` on `topic` with `username`/`password`, killed on drop; the lines it
+/// prints arrive as (topic, payload).
+pub struct Subscriber {
+    child: Child,
+    lines: mpsc::Receiver<(String, String)>,
+}
+
+impl Subscriber {
+    /// Subscribes to `topic` (QoS 1) on `server`'s MQTT listener.
+    pub fn start(server: &Server, username: &str, password: &str, topic: &str) -> Subscriber {
+        let mqtt = server.mqtt.expect("MQTT listener");
+        let mut child = Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &mqtt.port().to_string()])
+            .args(["-u", username, "-P", password, "-q", "1", "-v", "-t", topic])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto_sub");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some((topic, payload)) = line.split_once(' ') {
+                    let _ = tx.send((topic.to_owned(), payload.to_owned()));
+                }
+            }
+        });
+        Subscriber { child, lines }
+    }
+
+    /// The next (topic, payload) within `within`.
+    pub fn next(&self, within: Duration) -> Option<(String, String)> {
+        self.lines.recv_timeout(within).ok()
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `probe` every 100 ms until it gives a value, failing the test after 20 s with
+/// `what`.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
