@@ -31,6 +31,8 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "rules", description = "Rules: dry runs"),
         (name = "telemetry", description = "Readings of devices: ingest, latest values, history, aggregation, export"),
         (name = "twin", description = "Device twins: reported and desired state"),
+        (name = "commands", description = "Commands to devices: send and wait, queue, lifecycle"),
+        (name = "events", description = "Device events of the thing model"),
         (name = "system", description = "Health and metrics")
     )
 )]

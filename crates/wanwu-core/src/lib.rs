@@ -9,6 +9,8 @@
 //! - [`bootstrap`]: what the first start creates (tenant `default`, the platform admin token);
 //! - [`uplink`]: the one entry point for what devices send ([`Platform::handle_uplink`]);
 //! - [`downlink`]: the way back down to devices through the broker, once it runs;
+//! - [`commands`]: commands to devices, from send to reply or expiry;
+//! - [`events`]: device events of the thing model, stored with the telemetry;
 //! - [`mqtt`]: the broker hooks (authentication, topic ACL, device uplinks, presence);
 //! - [`bus`]: notices of changes (events, presence, twin, alarms, commands) for live
 //!   subscribers and rules; telemetry goes through the ingest [`fanout`].
@@ -20,8 +22,10 @@ pub mod auth;
 pub mod bootstrap;
 pub mod bus;
 pub mod clock;
+pub mod commands;
 pub mod downlink;
 pub mod error;
+pub mod events;
 pub mod fanout;
 pub mod ingest;
 pub mod mqtt;
@@ -36,8 +40,8 @@ pub mod uplink;
 
 pub use auth::{ApiPrincipal, Auth, DevicePrincipal};
 pub use bootstrap::{BootstrapOutcome, DEFAULT_TENANT, PLATFORM_ADMIN_TOKEN_ID};
-pub use downlink::{Downlink, DownlinkError};
 pub use bus::{Bus, Notice, NoticeKind};
+pub use downlink::{Downlink, DownlinkError};
 pub use error::CoreError;
 pub use ingest::{Ingest, IngestConfig, IngestError, IngestReceipt, TelemetryOptions};
 pub use presence::{ConnectionDetails, OfflineReason, Presence, PresenceState};
@@ -79,6 +83,10 @@ pub struct Platform {
     pub alarms: Arc<alarms::Alarms>,
     /// Device twins: reported and desired state.
     pub twins: Arc<Twins>,
+    /// Commands to devices: sent, queued, answered, expired; kept in the store.
+    pub commands: Arc<commands::Commands>,
+    /// Device events of the thing model, kept with the telemetry.
+    pub events: Arc<events::Events>,
     /// Notices of events, presence, twin, alarm and command changes for live subscribers
     /// and rules.
     pub bus: Arc<Bus>,
@@ -92,10 +100,26 @@ impl Platform {
         let registry = Registry::new(store.clone(), auth.clone());
         let ingest = Arc::new(Ingest::new(tsdb.clone(), registry.clone(), ingest));
         let downlink = Arc::new(Downlink::default());
+        let bus = bus::new_bus();
         let twins = Arc::new(Twins::new(
             store.clone(),
             registry.clone(),
             downlink.clone(),
+        ));
+        let presence = Arc::new(Presence::default());
+        let commands = Arc::new(commands::Commands::new(
+            store.clone(),
+            registry.clone(),
+            presence.clone(),
+            downlink.clone(),
+            bus.clone(),
+        ));
+        commands.start_sweep();
+        let events = Arc::new(events::Events::new(
+            tsdb.clone(),
+            registry.clone(),
+            bus.clone(),
+            ingest.config().max_future_skew,
         ));
         Self::start_processors(&ingest, &twins);
         Platform {
@@ -110,10 +134,12 @@ impl Platform {
             registry,
             store,
             auth,
-            presence: Arc::new(Presence::default()),
+            presence,
             downlink,
             twins,
-            bus: bus::new_bus(),
+            commands,
+            events,
+            bus,
         }
     }
 

@@ -169,9 +169,16 @@ impl Platform {
                 self.twins.answer_get(device).await?;
                 Ok(Disposition::Consumed)
             }
-            // The events and commands components handle these arms.
-            DeviceUplink::Event { .. } | DeviceUplink::Reply { .. } => {
-                Err(Refusal::not_implemented(&uplink))
+            DeviceUplink::Event { name, payload } => {
+                self.events.record(device, name, payload).await?;
+                Ok(Disposition::Route)
+            }
+            DeviceUplink::Reply {
+                command_id,
+                payload,
+            } => {
+                self.commands.reply(device, command_id, payload).await?;
+                Ok(Disposition::Route)
             }
         }
     }

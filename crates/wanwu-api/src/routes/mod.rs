@@ -2,8 +2,10 @@
 
 pub mod alarms;
 pub mod assets;
+pub mod commands;
 pub mod common;
 pub mod devices;
+pub mod events;
 pub mod products;
 pub mod rules;
 pub mod system;
@@ -30,6 +32,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(rules::router())
         .merge(telemetry::router())
         .merge(twin::router())
+        .merge(commands::router())
+        .merge(events::router())
 }
 
 /// The routes at the root: `/health`, `/metrics`.

@@ -34,8 +34,12 @@ pub fn hooks(platform: &Platform, allow_anonymous: bool) -> Hooks {
     ))
     .with_acl(TopicAcl)
     .with_publish_hook(UplinkHook::new(platform.clone()))
-    .with_presence_hook(crate::twin::DeltaOnConnect::new(
-        PresenceTracker::new(platform.presence.clone()),
-        platform.twins.clone(),
+    .with_presence_hook(crate::commands::DeliverOnConnect::new(
+        crate::twin::DeltaOnConnect::new(
+            PresenceTracker::new(platform.presence.clone(), platform.bus.clone()),
+            platform.twins.clone(),
+        ),
+        platform.commands.clone(),
+        platform.presence.clone(),
     ))
 }
