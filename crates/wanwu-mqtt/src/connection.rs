@@ -17,6 +17,7 @@ use rmqtt_codec::v5::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 
+use crate::alias::{Applied, OutboundAliases};
 use crate::broker::{Inner, session_record};
 use crate::convert::{message_properties, outbound_publish, will_message};
 use crate::hooks::{
@@ -205,6 +206,16 @@ async fn accept<W: AsyncWrite + Unpin>(
     if over_limit {
         return refuse(inner, &mut codec, writer, ReasonCode::SERVER_BUSY).await;
     }
+    if connect.auth_method.is_some() {
+        // No enhanced authentication method is supported: credentials travel in CONNECT.
+        return refuse(
+            inner,
+            &mut codec,
+            writer,
+            ReasonCode::BAD_AUTHENTICATION_METHOD,
+        )
+        .await;
+    }
     if connect
         .last_will
         .as_ref()
@@ -285,6 +296,7 @@ async fn accept<W: AsyncWrite + Unpin>(
         last_seen: Instant::now(),
         send_window: usize::from(send_window.max(1)),
         topic_aliases: None,
+        outbound_aliases: OutboundAliases::for_client(connect.topic_alias_max),
         rate: config.publish_rate.map(TokenBucket::new),
         wbuf: BytesMut::new(),
         pending_records: Vec::new(),
@@ -340,6 +352,8 @@ struct Connection {
     /// Outbound QoS 1/2 messages in flight at most (the client's receive maximum).
     send_window: usize,
     topic_aliases: Option<HashMap<u16, ByteString>>,
+    /// Aliases of the topics sent to the client, if it accepts any.
+    outbound_aliases: Option<Box<OutboundAliases>>,
     rate: Option<TokenBucket>,
     wbuf: BytesMut,
     /// Delivery acknowledgements to persist.
@@ -936,6 +950,10 @@ impl Connection {
             &outgoing.subscription_ids,
         );
         publish.dup = dup;
+        let applied = match self.outbound_aliases.as_mut() {
+            Some(aliases) => aliases.apply(&mut publish),
+            None => Applied::Unchanged,
+        };
         match self
             .codec
             .encode(Packet::Publish(Box::new(publish)), &mut self.wbuf)
@@ -945,6 +963,11 @@ impl Connection {
                 true
             }
             Err(error) => {
+                if let (Applied::Introduced(topic), Some(aliases)) =
+                    (applied, self.outbound_aliases.as_mut())
+                {
+                    aliases.forget(&topic);
+                }
                 tracing::debug!(client = %self.client_id, %error, "message not sent");
                 self.inner.stats.dropped(DropReason::TooLarge);
                 false

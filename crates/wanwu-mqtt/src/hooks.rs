@@ -43,6 +43,8 @@ impl ReasonCode {
     pub const SERVER_BUSY: Self = Self(0x89);
     /// 0x8A Banned.
     pub const BANNED: Self = Self(0x8A);
+    /// 0x8C Bad authentication method.
+    pub const BAD_AUTHENTICATION_METHOD: Self = Self(0x8C);
     /// 0x90 Topic name invalid.
     pub const TOPIC_NAME_INVALID: Self = Self(0x90);
     /// 0x97 Quota exceeded.

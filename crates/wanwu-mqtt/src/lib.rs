@@ -25,11 +25,17 @@
 //! ways with an in-flight window (receive maximum) and redelivery on resume, clean start and
 //! session expiry, takeover, keepalive (1.5x, bounded by the server keepalive), retained
 //! messages, wills with will delay, `+`/`#` wildcards (`$` topics are not matched by a
-//! leading wildcard), shared subscriptions `$share/{group}/{filter}` (round-robin, live
-//! members first), inbound topic aliases, message expiry, user properties, response topic
-//! and correlation data, payload format and content type, subscription options (no-local,
-//! retain-as-published, retain handling), subscription identifiers, maximum packet size
-//! both ways, reason strings. Wills are not passed to the publish hook.
+//! leading wildcard), shared subscriptions `$share/{group}/{filter}` (round-robin: each
+//! message goes to the next member in turn, live members first), topic aliases both ways
+//! (outbound ones for clients that announce a Topic Alias Maximum: the first topics sent
+//! get aliases, kept for the connection's life), message expiry, user properties, response
+//! topic and correlation data, payload format and content type, subscription options
+//! (no-local, retain-as-published, retain handling), subscription identifiers, maximum
+//! packet size both ways, reason strings. Wills are not passed to the publish hook.
+//!
+//! Enhanced authentication (MQTT 5 AUTH) is not supported: credentials travel in CONNECT.
+//! A CONNECT naming an Authentication Method is refused with CONNACK 0x8C (bad
+//! authentication method), and an AUTH packet ends the connection as a protocol error.
 //!
 //! # Overload
 //!
@@ -67,6 +73,7 @@
 //! restart such a message is delivered again (at least once). A recovered session's expiry
 //! timer starts at recovery.
 
+mod alias;
 mod broker;
 mod config;
 mod connection;

@@ -45,6 +45,16 @@ async fn topic_aliases_resolve() {
 }
 
 #[tokio::test]
+async fn outbound_topic_aliases_follow_the_clients_maximum() {
+    scenario("topic_alias_outbound", &[]).await;
+}
+
+#[tokio::test]
+async fn an_authentication_method_is_refused_as_unsupported() {
+    scenario("auth_method_refused", &[]).await;
+}
+
+#[tokio::test]
 async fn subscription_options_no_local_retain_as_published_retain_handling() {
     scenario("subscription_options", &[]).await;
 }

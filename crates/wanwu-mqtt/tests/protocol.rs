@@ -10,8 +10,8 @@ use common::TestBroker;
 use common::raw::{Raw, connect_packet};
 use rmqtt_codec::types::{Publish, QoS};
 use rmqtt_codec::v5::{
-    ConnectAckReason, Disconnect, DisconnectReasonCode, Packet, PublishAck, PublishAckReason,
-    PublishProperties, RetainHandling, Subscribe, SubscriptionOptions,
+    Auth, AuthReasonCode, ConnectAckReason, Disconnect, DisconnectReasonCode, Packet, PublishAck,
+    PublishAckReason, PublishProperties, RetainHandling, Subscribe, SubscriptionOptions,
 };
 use wanwu_mqtt::{DisconnectReason, PresenceKind};
 
@@ -260,6 +260,31 @@ async fn refusals_use_connack_reason_codes() {
 }
 
 #[tokio::test]
+async fn enhanced_authentication_is_not_offered() {
+    let broker = TestBroker::start().await;
+    let mut scram = connect_packet("c-scram", "raw@t1");
+    scram.auth_method = Some("SCRAM-SHA-256".into());
+    let (mut raw, ack) = Raw::connect(broker.addr, scram).await;
+    assert_eq!(ack.reason_code, ConnectAckReason::BadAuthenticationMethod);
+    assert!(raw.closed().await);
+
+    let mut raw = connected(&broker, "c-reauth").await;
+    raw.send(Packet::Auth(Auth {
+        reason_code: AuthReasonCode::ReAuth,
+        auth_method: Some("SCRAM-SHA-256".into()),
+        auth_data: None,
+        reason_string: None,
+        user_properties: Vec::new(),
+    }))
+    .await;
+    assert_eq!(
+        raw.disconnect_reason().await,
+        DisconnectReasonCode::ProtocolError
+    );
+    assert!(raw.closed().await);
+}
+
+#[tokio::test]
 async fn maximum_connections_are_enforced() {
     let broker = TestBroker::with_config(|c| c.max_connections = 1).await;
     let _first = connected(&broker, "one").await;
@@ -451,4 +476,79 @@ async fn client_disconnect_with_session_expiry_zero_after_nonzero_is_allowed() {
         !ack.session_present,
         "expiry 0 at DISCONNECT ended the session"
     );
+}
+
+#[tokio::test]
+async fn a_session_ends_when_its_expiry_interval_passes() {
+    let broker = TestBroker::start().await;
+    let mut connect = connect_packet("short-lived", "raw@t1");
+    connect.session_expiry_interval_secs = 1;
+    let mut raw = Raw::connect(broker.addr, connect.clone()).await.0;
+    raw.send(subscribe("exp/#", QoS::AtLeastOnce)).await;
+    assert!(matches!(raw.recv().await, Some(Packet::SubscribeAck(_))));
+    raw.send(Packet::Disconnect(Disconnect::default())).await;
+    assert!(raw.closed().await);
+    connect.clean_start = false;
+
+    // Within the interval the session is still there.
+    let (mut resumed, ack) = Raw::connect(broker.addr, connect.clone()).await;
+    assert!(ack.session_present, "resumed within the expiry interval");
+    resumed
+        .send(Packet::Disconnect(Disconnect::default()))
+        .await;
+    assert!(resumed.closed().await);
+
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (mut late, ack) = Raw::connect(broker.addr, connect).await;
+    assert!(!ack.session_present, "the session expired");
+    let mut publisher = connected(&broker, "p").await;
+    publisher
+        .send(publish("exp/x", QoS::AtLeastOnce, 1, b"after"))
+        .await;
+    assert!(matches!(
+        publisher.recv().await,
+        Some(Packet::PublishAck(_))
+    ));
+    assert_eq!(
+        late.recv_within(Duration::from_millis(500)).await,
+        Err(()),
+        "the expired session's subscription is gone"
+    );
+}
+
+#[tokio::test]
+async fn a_client_over_its_publish_rate_is_slowed_not_dropped() {
+    const RATE: f64 = 10.0;
+    const BURST: u32 = 2;
+    const SENT: u16 = 12;
+    let broker = TestBroker::with_config(|c| {
+        c.publish_rate = Some(wanwu_mqtt::RateLimit {
+            per_second: RATE,
+            burst: BURST,
+        });
+    })
+    .await;
+    let mut sub = subscribed(&broker, "sub", "rate/#", QoS::AtMostOnce).await;
+    let mut publisher = connected(&broker, "fast").await;
+    let started = std::time::Instant::now();
+    for _ in 0..SENT {
+        publisher
+            .send(publish("rate/x", QoS::AtMostOnce, 0, b"m"))
+            .await;
+    }
+    for _ in 0..SENT {
+        assert!(
+            matches!(sub.recv().await, Some(Packet::Publish(_))),
+            "every message of a throttled client arrives"
+        );
+    }
+    // The bucket allows BURST at once, then RATE per second: the rest cannot be faster.
+    let least = f64::from(u32::from(SENT) - BURST) / RATE;
+    assert!(
+        started.elapsed().as_secs_f64() >= least * 0.9,
+        "{SENT} messages in {:?}, the limit allows no fewer than {least} s",
+        started.elapsed()
+    );
+    publisher.send(Packet::PingRequest).await;
+    assert_eq!(publisher.recv().await, Some(Packet::PingResponse));
 }
