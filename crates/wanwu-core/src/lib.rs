@@ -105,6 +105,7 @@ impl Platform {
             store.clone(),
             registry.clone(),
             downlink.clone(),
+            bus.clone(),
         ));
         let presence = Arc::new(Presence::default());
         let commands = Arc::new(commands::Commands::new(

@@ -54,13 +54,16 @@ impl Registry {
         let mut asset = patch.apply(self.store.get_asset(&scope.tenant, id).await?);
         asset.updated_at = now_ms();
         self.store.update_asset(&asset).await?;
+        self.placement_changed();
         Ok(asset)
     }
 
     /// Deletes an asset without children or devices.
     pub async fn delete_asset(&self, scope: &Scope, id: &str) -> Result<(), CoreError> {
         scope.require_write()?;
-        Ok(self.store.delete_asset(&scope.tenant, id).await?)
+        self.store.delete_asset(&scope.tenant, id).await?;
+        self.placement_changed();
+        Ok(())
     }
 
     /// A page of the devices under the asset or anywhere below it.

@@ -153,6 +153,7 @@ impl Registry {
         device.updated_at = now_ms();
         self.store.update_device(&device).await?;
         self.auth.forget_device(&scope.tenant, id);
+        self.placement_changed();
         Ok(device)
     }
 
@@ -179,6 +180,7 @@ impl Registry {
         scope.require_write()?;
         self.store.delete_device(&scope.tenant, id).await?;
         self.auth.forget_device(&scope.tenant, id);
+        self.placement_changed();
         Ok(())
     }
 }

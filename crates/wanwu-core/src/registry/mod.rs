@@ -16,6 +16,7 @@ use crate::error::CoreError;
 use crate::product_cache::ProductCache;
 use crate::scope::Scope;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use wanwu_store::Store;
 
 /// The registry of a platform.
@@ -24,6 +25,7 @@ pub struct Registry {
     store: Arc<dyn Store>,
     auth: Arc<Auth>,
     products: Arc<ProductCache>,
+    placement_changes: Arc<AtomicU64>,
 }
 
 impl Registry {
@@ -33,7 +35,19 @@ impl Registry {
             products: Arc::new(ProductCache::new(store.clone())),
             store,
             auth,
+            placement_changes: Arc::default(),
         }
+    }
+
+    /// A counter that grows whenever a device moves to another asset, an asset moves in the
+    /// tree, or either is deleted: caches of where devices sit compare it to drop what they
+    /// hold.
+    pub fn placement_changes(&self) -> u64 {
+        self.placement_changes.load(Ordering::Acquire)
+    }
+
+    fn placement_changed(&self) {
+        self.placement_changes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The scope `principal` acts in: its own tenant, or `requested` when that differs and

@@ -13,14 +13,21 @@
 //! when they happen and when it connects (a device with a clean session subscribes after
 //! connecting: it asks with `devices/{id}/shadow/get` and gets the whole twin on
 //! `devices/{id}/shadow`).
+//!
+//! Every stored change is published on the platform [`Bus`] as a
+//! [`NoticeKind::Twin`](crate::bus::NoticeKind::Twin)
+//! notice whose body is a [`TwinChange`] (changed keys, version, delta).
 
 pub mod document;
+pub mod notice;
 pub mod on_connect;
 
 pub use document::{KeyMetadata, TwinDocument, TwinMetadata, TwinView};
+pub use notice::TwinChange;
 pub use on_connect::DeltaOnConnect;
 
 use crate::auth::DevicePrincipal;
+use crate::bus::Bus;
 use crate::clock::now_ms;
 use crate::downlink::Downlink;
 use crate::error::CoreError;
@@ -64,17 +71,24 @@ pub struct Twins {
     store: Arc<dyn Store>,
     registry: Registry,
     downlink: Arc<Downlink>,
+    bus: Arc<Bus>,
     slots: DashMap<(String, String), Slot>,
 }
 
 impl Twins {
     /// Twins kept in `store`, validated against `registry`'s products, sent through
-    /// `downlink`.
-    pub fn new(store: Arc<dyn Store>, registry: Registry, downlink: Arc<Downlink>) -> Self {
+    /// `downlink`, their changes published on `bus`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: Registry,
+        downlink: Arc<Downlink>,
+        bus: Arc<Bus>,
+    ) -> Self {
         Twins {
             store,
             registry,
             downlink,
+            bus,
             slots: DashMap::new(),
         }
     }
@@ -247,7 +261,8 @@ impl Twins {
     }
 
     /// Runs `change` on a copy of the twin under the device's lock; when it reports a change,
-    /// stores the copy and only then keeps it. Returns whether it changed and the twin after.
+    /// stores the copy, publishes the change on the bus and only then keeps it. Returns
+    /// whether it changed and the twin after.
     async fn update(
         &self,
         tenant: &str,
@@ -256,10 +271,15 @@ impl Twins {
     ) -> Result<(bool, TwinDocument), TwinError> {
         let slot = self.slot(tenant, device);
         let mut held = slot.lock().await;
-        let mut twin = match held.as_ref() {
-            Some(twin) => twin.clone(),
-            None => self.load(tenant, device).await?,
+        let loaded;
+        let before = match held.as_ref() {
+            Some(twin) => twin,
+            None => {
+                loaded = self.load(tenant, device).await?;
+                &loaded
+            }
         };
+        let mut twin = before.clone();
         let changed = change(&mut twin)?;
         if changed {
             let record = TwinRecord {
@@ -271,6 +291,11 @@ impl Twins {
                 .put_twin(tenant, device, &record)
                 .await
                 .map_err(CoreError::from)?;
+            if self.bus.processors() > 0 {
+                let notice =
+                    TwinChange::between(before, &twin).into_notice(tenant, device, now_ms());
+                self.bus.publish(Arc::new(notice));
+            }
         }
         // Times of repeated values are kept in memory only; values are stored first.
         *held = Some(twin.clone());
