@@ -19,6 +19,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/tokens/{id}"),
     ("patch", "/api/v1/tokens/{id}"),
     ("delete", "/api/v1/tokens/{id}"),
+    ("get", "/api/v1/whoami"),
     ("get", "/api/v1/products"),
     ("post", "/api/v1/products"),
     ("get", "/api/v1/products/{id}"),

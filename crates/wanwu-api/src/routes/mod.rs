@@ -13,6 +13,7 @@ pub mod telemetry;
 pub mod tenants;
 pub mod tokens;
 pub mod twin;
+pub mod whoami;
 
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -32,6 +33,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(rules::router())
         .merge(telemetry::router())
         .merge(twin::router())
+        .merge(whoami::router())
         .merge(commands::router())
         .merge(events::router())
 }
