@@ -4,7 +4,7 @@ import { listPage, seg } from './api.js';
 import { h, table, empty, busy, toast, errorBox, replace } from './dom.js';
 import { ago, dateTime } from './format.js';
 import { link } from './router.js';
-import { loadInto } from './pagekit.js';
+import { loadInto, throttled } from './pagekit.js';
 
 /** Renders `alarms` into `host`; `onChanged()` runs after an ack or clear succeeded. */
 export function renderAlarms(ctx, host, alarms, { onChanged, showDevice = true } = {}) {
@@ -57,9 +57,9 @@ export function renderAlarms(ctx, host, alarms, { onChanged, showDevice = true }
 
 /**
  * Loads the alarms matching `query` into `host` and renders them; reloads after an ack or
- * clear. `keep(alarm)` filters what is shown.
+ * clear. `keep(alarm)` filters what is shown. Returns {reload()} for live alarm frames.
  */
-export function showAlarms(ctx, host, query, { keep = () => true, showDevice = true } = {}) {
+export async function showAlarms(ctx, host, query, { keep = () => true, showDevice = true } = {}) {
   const draw = () =>
     loadInto(ctx, host, {
       feature: 'Alarms',
@@ -70,5 +70,6 @@ export function showAlarms(ctx, host, query, { keep = () => true, showDevice = t
         renderAlarms(ctx, host, items.filter(keep), { onChanged: draw, showDevice });
       },
     });
-  return draw();
+  await draw();
+  return { reload: throttled(draw) };
 }

@@ -1,16 +1,32 @@
-// Live data over the platform's WebSocket (`/api/v1/ws`): one connection per page, subscriptions
-// sent on (re)connect, frames normalised to {kind, device, ts, data}, reconnect with backoff.
+// Live data over the platform's WebSocket (`/api/v1/ws`): one connection per page, its
+// subscriptions sent on every (re)connect, data frames normalised to {kind, device, ts, data},
+// reconnect with backoff.
+//
+// Protocol: the client sends `{"type": "subscribe", "id": "s1", "devices": ["d1"], "kinds":
+// ["telemetry", "event"]}`; the server answers `ready`/`subscribed` control frames and data
+// frames `{"type": "telemetry", "subscriptions": ["s1"], "device": "d1", "ts": ..., "values":
+// {...}}` or `{"type": "event" | "presence" | "twin" | "alarm" | "command", ..., "data": {...}}`.
 
-/** Normalises one server frame into {kind, device, ts, data}, or null for control frames. */
+const CONTROL_FRAMES = new Set(['ready', 'subscribed', 'unsubscribed', 'pong']);
+
+/** Close codes after which reconnecting cannot help: the token is refused or not allowed. */
+const FINAL_CLOSE_CODES = new Set([1008, 4001, 4003]);
+
+/**
+ * Normalises one server frame into {kind, device, ts, data} (`data` is a telemetry frame's
+ * `values`, else the notice's `data`); null for control frames.
+ */
 export function normaliseFrame(frame) {
-  if (!frame || typeof frame !== 'object') return null;
-  const kind = frame.kind ?? frame.type ?? frame.topic ?? frame.channel;
-  if (!kind || ['subscribed', 'unsubscribed', 'pong', 'hello', 'ack', 'ok'].includes(kind)) return null;
-  if (kind === 'error') return { kind: 'error', device: null, ts: Date.now(), data: frame.error ?? frame.message ?? frame };
-  const device = frame.device ?? frame.device_id ?? frame.data?.device ?? null;
-  const ts = frame.ts ?? frame.data?.ts ?? Date.now();
-  const data = frame.data ?? frame.payload ?? frame.values ?? frame;
-  return { kind: String(kind).replace(/-/g, '_'), device, ts, data };
+  if (!frame || typeof frame !== 'object' || typeof frame.type !== 'string') return null;
+  if (CONTROL_FRAMES.has(frame.type)) return null;
+  if (frame.type === 'error') return { kind: 'error', device: null, ts: Date.now(), data: frame.error ?? frame };
+  const data = frame.type === 'telemetry' ? frame.values : frame.data;
+  return { kind: frame.type, device: frame.device ?? null, ts: frame.ts ?? Date.now(), data: data ?? {} };
+}
+
+/** A subscribe frame for `devices` (ids) and `kinds`; `all` subscribes to the whole tenant. */
+export function subscribeFrame(id, { devices = [], kinds, all = false } = {}) {
+  return { type: 'subscribe', id, ...(all ? { all: true } : { devices }), ...(kinds ? { kinds } : {}) };
 }
 
 /** The WebSocket URL for the page's origin, with the token in the query. */
@@ -53,8 +69,7 @@ export function openLive({ token, subscriptions, onFrame, onState = () => {} }) 
     });
     socket.addEventListener('close', (event) => {
       if (closed) return;
-      // 1008: policy (bad token); 4401/4403: not allowed. Retrying would not help.
-      if (event.code === 1008 || event.code === 4401 || event.code === 4403) {
+      if (FINAL_CLOSE_CODES.has(event.code)) {
         onState('failed');
         return;
       }

@@ -4,7 +4,7 @@ import { createApi, ApiError } from './api.js';
 import { capabilitiesFrom } from './capabilities.js';
 import { h, replace, errorBox, toast } from './dom.js';
 import { matchRoute } from './router.js';
-import { storedToken, storeToken, clearToken, identityFrom, canWrite, WHOAMI_PATHS } from './session.js';
+import { storedToken, storeToken, clearToken, identityFrom, canWrite, WHOAMI_PATH } from './session.js';
 import * as signin from './pages/signin.js';
 
 // Pages load on first visit, so that the first paint needs only this module and the sign-in.
@@ -53,12 +53,7 @@ async function loadCapabilities() {
 
 /** Asks the server who the token is; throws ApiError when the token is not accepted. */
 async function identify() {
-  const path = WHOAMI_PATHS.find((p) => state.caps.hasExact('get', p));
-  if (path) return identityFrom(await api.get(path));
-  // Without a self-description endpoint: the token is checked by a harmless read; tenant and
-  // role stay unknown (the server still enforces them).
-  await api.get('/products', { query: { limit: 1 } });
-  return identityFrom({ role: 'unknown', tenant: '?' });
+  return identityFrom(await api.get(WHOAMI_PATH));
 }
 
 function signOut(message) {
@@ -73,16 +68,17 @@ function signOut(message) {
 function renderChrome() {
   nav.hidden = !state.identity;
   const tokensLink = nav.querySelector('a[href="#/tokens"]');
-  if (tokensLink) tokensLink.hidden = !state.identity || !['admin', 'unknown'].includes(state.identity.role);
+  if (tokensLink) tokensLink.hidden = !state.identity || state.identity.role !== 'admin';
   if (!state.identity) {
     replace(who);
     return;
   }
-  const { tenant, role, name } = state.identity;
+  const { tenant, role, name, platformAdmin } = state.identity;
   replace(
     who,
     h('span', { class: 'badge tenant', title: name ? `token: ${name}` : null }, h('span', { class: 'sr-only' }, 'tenant '), tenant),
-    h('span', { class: `badge role role-${role}`, 'data-role': role }, role),
+    h('span', { class: `badge role role-${role}`, 'data-role': role, title: platformAdmin ? 'platform admin: may act for every tenant' : null }, role),
+    name ? h('span', { class: 'who-token muted small', 'data-token-name': name }, name) : null,
     h('button', { type: 'button', class: 'link', onclick: () => signOut() }, 'Sign out'),
   );
 }

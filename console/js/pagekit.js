@@ -62,3 +62,31 @@ export function ratePerSecond(prev, next) {
   if (dt <= 0 || next.value < prev.value) return null;
   return (next.value - prev.value) / dt;
 }
+
+/**
+ * `fn` run at most once per `ms`: a call while it is resting runs once when the rest ends (live
+ * frames may arrive many times a second; a list is reloaded once for them).
+ */
+export function throttled(fn, ms = 1000) {
+  let resting = false;
+  let pending = false;
+  const run = async () => {
+    resting = true;
+    try {
+      await fn();
+    } catch {
+      /* the caller's loader shows its own errors */
+    }
+    setTimeout(() => {
+      resting = false;
+      if (pending) {
+        pending = false;
+        run();
+      }
+    }, ms);
+  };
+  return () => {
+    if (resting) pending = true;
+    else run();
+  };
+}

@@ -22,22 +22,24 @@ export function clearToken() {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
-/** Paths (in the OpenAPI document) that describe the calling token, in order of preference. */
-export const WHOAMI_PATHS = ['/whoami', '/me', '/tokens/self', '/tokens/current', '/tokens/me', '/auth/whoami'];
+/** The endpoint that describes the calling token. */
+export const WHOAMI_PATH = '/whoami';
 
-/** Normalises the server's description of a token into {tenant, role, name, platformAdmin}. */
+/**
+ * The server's description of the token (`GET /whoami`: {tenant, role, platform_admin,
+ * token: {id, name, tenant}}) as {tenant, role, tokenId, name, platformAdmin}.
+ */
 export function identityFrom(body) {
-  const src = body?.token && typeof body.token === 'object' ? body.token : body || {};
-  const tenant = src.tenant ?? src.tenant_id ?? body?.tenant ?? 'default';
   return {
-    tenant: typeof tenant === 'object' ? tenant.id : tenant,
-    role: src.role ?? body?.role ?? 'unknown',
-    name: src.name ?? body?.name ?? '',
-    platformAdmin: Boolean(src.platform_admin ?? body?.platform_admin),
+    tenant: body?.tenant ?? '?',
+    role: body?.role ?? 'unknown',
+    tokenId: body?.token?.id ?? '',
+    name: body?.token?.name ?? '',
+    platformAdmin: Boolean(body?.platform_admin),
   };
 }
 
-/** True when the role may change things (anything but a viewer). */
+/** True when the role may change things (admins and operators; viewers only read). */
 export function canWrite(identity) {
-  return identity?.role !== 'viewer';
+  return identity?.role === 'admin' || identity?.role === 'operator';
 }

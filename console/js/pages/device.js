@@ -6,10 +6,11 @@ import { h, replace, card, empty, table, errorBox, busy, toast, loading, field, 
 import { RANGES, rangeQuery, columnsFromSeries, addPoint, samplesFromMessage, latestFrom } from '../chartdata.js';
 import { ago, dateTime, value as fmtValue } from '../format.js';
 import { typedInputs } from '../forms.js';
-import { openLive } from '../live.js';
-import { loadInto } from '../pagekit.js';
+import { openLive, subscribeFrame } from '../live.js';
+import { loadInto, throttled } from '../pagekit.js';
 import { showAlarms } from '../alarmlist.js';
-import { numericProperties, isWritable } from '../thingmodel.js';
+import { numericProperties } from '../thingmodel.js';
+import { renderTwin } from './device-twin.js';
 import { link } from '../router.js';
 import { tokenNotice } from './devices.js';
 
@@ -59,15 +60,45 @@ export async function render(root, ctx) {
     ctx.canWrite ? card('Credentials', hosts.credentials) : null,
   );
 
-  const live = createLiveState(ctx, base, device, product, hosts, rangeButtons);
-  await Promise.all([
-    live.start(),
+  const live = createLiveState(ctx, base, product, hosts, rangeButtons);
+  const [, twin, events, commands, alarms] = await Promise.all([
+    live.load(),
     renderTwin(ctx, base, product, hosts.twin),
-    renderCommands(ctx, base, device, product, hosts.commands),
     renderEvents(ctx, base, hosts.events),
+    renderCommands(ctx, base, device, product, hosts.commands),
     renderDeviceAlarms(ctx, device, hosts.alarms),
     ctx.canWrite ? renderCredentials(ctx, base, hosts.credentials) : null,
   ]);
+  if (ctx.caps.known && !ctx.caps.has('get', `${base}/telemetry/latest`)) return;
+  if (!ctx.caps.has('get', '/ws')) {
+    live.poll();
+    return;
+  }
+  // One live connection for the page; each kind of frame updates its card.
+  const conn = openLive({
+    token: ctx.token,
+    subscriptions: [subscribeFrame('device', { devices: [device.id] })],
+    onFrame: (frame) => {
+      if (frame.device !== device.id) return;
+      if (frame.kind === 'telemetry') live.onSample(frame.ts, frame.data);
+      else if (frame.kind === 'twin') twin.applyChange(frame.data);
+      else if (frame.kind === 'event') events.reload();
+      else if (frame.kind === 'command') commands.reload();
+      else if (frame.kind === 'alarm') alarms.reload();
+      else if (frame.kind === 'presence') showPresence(root, frame.data);
+    },
+  });
+  ctx.onDispose(() => conn.close());
+}
+
+/** Updates the status badge from a presence frame's data ({status: online|offline}). */
+function showPresence(root, data) {
+  const badge = root.querySelector('[data-device-status]');
+  const status = data?.status;
+  if (!badge || (status !== 'online' && status !== 'offline')) return;
+  badge.className = `status status-${status}`;
+  badge.dataset.deviceStatus = status;
+  badge.textContent = status;
 }
 
 function header(device, product) {
@@ -94,7 +125,7 @@ function header(device, product) {
 }
 
 /** Latest values and charts, kept current by the WebSocket (or by polling when it is absent). */
-function createLiveState(ctx, base, device, product, hosts, rangeButtons) {
+function createLiveState(ctx, base, product, hosts, rangeButtons) {
   const props = new Map((product?.properties || []).map((p) => [p.id, p]));
   const numeric = numericProperties(product);
   const latest = new Map();
@@ -208,119 +239,44 @@ function createLiveState(ctx, base, device, product, hosts, rangeButtons) {
     for (const c of charts.values()) c.chart.destroy();
   });
 
-  const startPolling = () => {
-    // Without a WebSocket the latest values are polled; new ones extend the charts.
-    const timer = setInterval(async () => {
-      try {
-        const body = await ctx.api.get(`${base}/telemetry/latest`, { signal: ctx.signal });
-        for (const [k, v] of latestFrom(body)) if (v.ts !== null) onSample(v.ts, { [k]: v.value });
-      } catch {
-        /* tried again on the next tick */
-      }
-    }, 2000);
-    ctx.onDispose(() => clearInterval(timer));
-  };
-
   return {
-    async start() {
+    /** Loads the latest values and the charts. */
+    async load() {
       await Promise.all([
         loadInto(ctx, hosts.latest, { feature: 'Latest values', path: `${base}/telemetry/latest`, load: loadLatest }),
         loadCharts(),
       ]);
-      if (ctx.caps.known && !ctx.caps.has('get', `${base}/telemetry/latest`)) return;
-      if (ctx.caps.has('get', '/ws')) {
-        const conn = openLive({
-          token: ctx.token,
-          subscriptions: [{ op: 'subscribe', type: 'subscribe', device: device.id, devices: [device.id], topics: ['telemetry', 'presence', 'twin', 'events', 'commands'] }],
-          onFrame: (frame) => {
-            if (frame.device && frame.device !== device.id) return;
-            if (frame.kind === 'telemetry') for (const s of samplesFromMessage(frame.data, frame.ts)) onSample(s.ts, s.values);
-          },
-        });
-        ctx.onDispose(() => conn.close());
-      } else startPolling();
     },
-  };
-}
-
-function kvTable(obj, emptyText, label) {
-  const entries = Object.entries(obj || {});
-  if (!entries.length) return h('p', { class: 'muted' }, emptyText);
-  return h('table', { class: 'kv', 'aria-label': label }, h('tbody', {}, entries.map(([k, v]) => h('tr', { dataset: { key: k } }, h('th', { scope: 'row' }, k), h('td', { class: 'mono' }, typeof v === 'object' ? JSON.stringify(v) : String(v))))));
-}
-
-async function renderTwin(ctx, base, product, host) {
-  const path = `${base}/shadow`;
-  const draw = async () => {
-    await loadInto(ctx, host, {
-      feature: 'The device twin',
-      path,
-      load: async () => {
-        const twin = await ctx.api.get(path, { signal: ctx.signal });
-        const writable = (product?.properties || []).filter(isWritable);
-        const parts = [
-          h('div', { class: 'twin-cols' }, h('div', { class: 'twin-col' }, h('h3', {}, 'Reported'), kvTable(twin.reported, 'Nothing reported yet.', 'Reported')), h('div', { class: 'twin-col' }, h('h3', {}, 'Desired'), kvTable(twin.desired, 'Nothing desired.', 'Desired')), h('div', { class: 'twin-col delta' }, h('h3', {}, 'Delta'), kvTable(twin.delta, 'In sync.', 'Delta'))),
-          h('p', { class: 'muted small' }, `Version ${twin.version ?? '—'}`),
-        ];
-        if (ctx.canWrite && writable.length && ctx.caps.has('patch', `${base}/shadow/desired`)) parts.push(desiredEditor(ctx, base, writable, twin, draw));
-        else if (ctx.canWrite && !writable.length) parts.push(h('p', { class: 'muted small' }, 'The product has no read_write properties, so there is nothing to set.'));
-        replace(host, parts);
-      },
-    });
-  };
-  await draw();
-}
-
-function desiredEditor(ctx, base, writable, twin, redraw) {
-  const inputs = typedInputs(writable, twin.desired || {});
-  const message = h('div', { class: 'form-message' });
-  const submit = h('button', { type: 'submit', class: 'primary' }, 'Set desired');
-  return h(
-    'form',
-    {
-      class: 'form desired-form',
-      'aria-label': 'Edit desired state',
-      onsubmit: async (e) => {
-        e.preventDefault();
-        const { values, errors } = inputs.read();
-        if (Object.keys(errors).length) return;
-        if (!Object.keys(values).length) {
-          replace(message, h('p', { class: 'muted' }, 'Enter at least one value.'));
-          return;
+    onSample,
+    /** Without a WebSocket: polls the latest values; new ones extend the charts. */
+    poll() {
+      const timer = setInterval(async () => {
+        try {
+          const body = await ctx.api.get(`${base}/telemetry/latest`, { signal: ctx.signal });
+          for (const [k, v] of latestFrom(body)) if (v.ts !== null) onSample(v.ts, { [k]: v.value });
+        } catch {
+          /* tried again on the next tick */
         }
-        await busy(submit, async () => {
-          try {
-            const headers = twin.version !== undefined ? { 'If-Match': String(twin.version) } : {};
-            await ctx.api.patch(`${base}/shadow/desired`, values, { headers });
-            toast('Desired state set', 'ok');
-            await redraw();
-          } catch (err) {
-            if (err?.name === 'AbortError') return;
-            replace(message, errorBox(err, err.status === 412 ? 'The twin changed meanwhile; reload and try again' : 'The desired state was not set'));
-          }
-        });
-      },
+      }, 2000);
+      ctx.onDispose(() => clearInterval(timer));
     },
-    h('h3', {}, 'Set desired'),
-    inputs.element,
-    h('div', { class: 'form-actions' }, submit),
-    message,
-  );
+  };
 }
 
 async function renderCommands(ctx, base, device, product, host) {
   const commands = product?.commands || [];
+  const none = { reload() {} };
   if (!commands.length) {
     replace(host, empty(product ? 'This product defines no commands.' : 'The product could not be loaded.'));
-    return;
+    return none;
   }
   if (!ctx.caps.has('post', `${base}/commands/x`)) {
     replace(host, unavailable('Sending commands'));
-    return;
+    return none;
   }
   const history = h('div', { class: 'command-history' });
   const drawHistory = async () => {
-    if (!ctx.caps.known || !ctx.caps.has('get', `${base}/commands`)) return;
+    if (!ctx.caps.has('get', `${base}/commands`)) return;
     try {
       const { items } = listPage(await ctx.api.get(`${base}/commands`, { query: { limit: 10 }, signal: ctx.signal }));
       replace(
@@ -339,12 +295,14 @@ async function renderCommands(ctx, base, device, product, host) {
       );
     } catch (e) {
       if (e?.name === 'AbortError') throw e;
+      replace(history, errorBox(e, 'Recent commands could not be loaded'));
     }
   };
+  const view = { reload: throttled(drawHistory) };
   if (!ctx.canWrite) {
     replace(host, h('p', { class: 'muted' }, `Commands: ${commands.map((c) => c.name || c.id).join(', ')}.`), history);
     await drawHistory();
-    return;
+    return view;
   }
   const select = h('select', { id: 'command-name', name: 'command' }, commands.map((c) => h('option', { value: c.id }, c.name && c.name !== c.id ? `${c.name} (${c.id})` : c.id)));
   const paramsHost = h('div', {});
@@ -367,6 +325,7 @@ async function renderCommands(ctx, base, device, product, host) {
     {
       class: 'form',
       'aria-label': 'Send a command',
+      novalidate: true,
       onsubmit: async (e) => {
         e.preventDefault();
         const { values, errors } = inputs.read();
@@ -391,6 +350,7 @@ async function renderCommands(ctx, base, device, product, host) {
   );
   replace(host, form, result, history);
   await drawHistory();
+  return view;
 }
 
 function commandOutcome(answer) {
@@ -405,38 +365,40 @@ function commandOutcome(answer) {
   );
 }
 
+/** The device's events of the last 7 days, newest first; reloaded on live event frames. */
 async function renderEvents(ctx, base, host) {
-  await loadInto(ctx, host, {
-    feature: 'Events',
-    path: `${base}/events`,
-    load: async () => {
-      const now = Date.now();
-      const body = await ctx.api.get(`${base}/events`, { query: { from: now - 7 * 86400000, to: now, limit: 50 }, signal: ctx.signal });
-      const { items } = listPage(body, 'events');
-      if (!items.length) {
-        replace(host, empty('No events in the last 7 days.'));
-        return;
-      }
-      replace(
-        host,
-        table(
-          [
-            { label: 'When', cell: (e) => h('span', { title: dateTime(e.ts) }, ago(e.ts)) },
-            { label: 'Event', cell: (e) => e.name ?? e.event },
-            { label: 'Severity', cell: (e) => h('span', { class: `sev sev-${e.severity}` }, e.severity ?? '') },
-            { label: 'Params', cell: (e) => h('code', {}, JSON.stringify(e.params ?? {})) },
-          ],
-          items,
-          { caption: 'Events' },
-        ),
-      );
-    },
-  });
+  const load = (quiet) =>
+    loadInto(ctx, host, {
+      feature: 'Events',
+      path: `${base}/events`,
+      quiet,
+      load: async () => {
+        const now = Date.now();
+        const body = await ctx.api.get(`${base}/events`, { query: { from: now - 7 * 86400000, to: now, limit: 50 }, signal: ctx.signal });
+        const { items } = listPage(body, 'events');
+        replace(host, items.length ? eventTable(items) : empty('No events in the last 7 days.'));
+      },
+    });
+  await load(false);
+  return { reload: throttled(() => load(true)) };
+}
+
+function eventTable(events) {
+  return table(
+    [
+      { label: 'When', cell: (e) => h('span', { title: dateTime(e.ts) }, ago(e.ts)) },
+      { label: 'Event', cell: (e) => e.name },
+      { label: 'Severity', cell: (e) => h('span', { class: `sev sev-${e.severity}` }, e.severity ?? '') },
+      { label: 'Params', cell: (e) => h('code', {}, JSON.stringify(e.params ?? {})) },
+    ],
+    events,
+    { caption: 'Events', rowClass: (e) => `event-row event-${e.name}` },
+  );
 }
 
 async function renderDeviceAlarms(ctx, device, host) {
   replace(host, loading());
-  await showAlarms(ctx, host, { device: device.id, limit: 50 }, { keep: (a) => a.status !== 'cleared', showDevice: false });
+  return showAlarms(ctx, host, { device: device.id, limit: 50 }, { keep: (a) => a.status !== 'cleared', showDevice: false });
 }
 
 async function renderCredentials(ctx, base, host) {

@@ -163,7 +163,7 @@ async function renderEditor(root, ctx) {
     }
   }
   const editable = { ...rule };
-  for (const k of ['metrics', 'stats', 'tenant', 'created_at', 'updated_at', 'last_error', 'version']) delete editable[k];
+  for (const k of ['metrics', 'outcomes', 'tenant', 'created_at', 'updated_at']) delete editable[k];
   const editor = h('textarea', { class: 'mono json-editor', rows: 20, spellcheck: 'false', 'aria-label': 'Rule as JSON', readonly: !ctx.canWrite }, JSON.stringify(editable, null, 2));
   const status = h('p', { class: 'json-status', 'aria-live': 'polite' });
   const message = h('div', { class: 'form-message' });

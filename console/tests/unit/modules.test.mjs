@@ -8,7 +8,8 @@ import { rangeQuery, columnsFromSeries, addPoint, samplesFromMessage, latestFrom
 import { fitProjection, colourFor, assetTree, subtreeIds, findAsset } from '../../js/geo.js';
 import { parseJson } from '../../js/jsonedit.js';
 import { counterSum, ratePerSecond } from '../../js/pagekit.js';
-import { normaliseFrame, liveUrl } from '../../js/live.js';
+import { normaliseFrame, liveUrl, subscribeFrame } from '../../js/live.js';
+import { twinFrom, applyTwinChange } from '../../js/twin.js';
 import { ago, value, rate } from '../../js/format.js';
 import { identityFrom, canWrite } from '../../js/session.js';
 
@@ -130,8 +131,13 @@ test('Prometheus counters are summed across labels and turned into rates', () =>
 });
 
 test('live frames are normalised; control frames dropped', () => {
-  assert.deepEqual(normaliseFrame({ type: 'telemetry', device: 'd1', ts: 5, data: { a: 1 } }), { kind: 'telemetry', device: 'd1', ts: 5, data: { a: 1 } });
-  assert.equal(normaliseFrame({ type: 'subscribed' }), null);
+  assert.deepEqual(normaliseFrame({ type: 'telemetry', subscriptions: ['s'], device: 'd1', product: 'aq', ts: 5, values: { a: 1 } }), { kind: 'telemetry', device: 'd1', ts: 5, data: { a: 1 } });
+  assert.deepEqual(normaliseFrame({ type: 'twin', subscriptions: ['s'], device: 'd1', ts: 6, data: { version: 2 } }), { kind: 'twin', device: 'd1', ts: 6, data: { version: 2 } });
+  assert.equal(normaliseFrame({ type: 'error', error: { code: 'invalid_frame' } }).data.code, 'invalid_frame');
+  for (const type of ['ready', 'subscribed', 'unsubscribed', 'pong']) assert.equal(normaliseFrame({ type }), null);
+  assert.equal(normaliseFrame('text'), null);
+  assert.deepEqual(subscribeFrame('s1', { devices: ['d1'], kinds: ['event'] }), { type: 'subscribe', id: 's1', devices: ['d1'], kinds: ['event'] });
+  assert.deepEqual(subscribeFrame('all', { all: true }), { type: 'subscribe', id: 'all', all: true });
   assert.equal(liveUrl({ protocol: 'https:', host: 'h:1' }, 'a b'), 'wss://h:1/api/v1/ws?token=a%20b');
 });
 
@@ -147,10 +153,14 @@ test('times, values and rates are formatted for people', () => {
   assert.equal(rate(null), '—');
 });
 
-test('identity is read from a token description; viewers cannot write', () => {
-  assert.deepEqual(identityFrom({ id: 't', tenant: 'default', name: 'ops', role: 'viewer', platform_admin: false }), { tenant: 'default', role: 'viewer', name: 'ops', platformAdmin: false });
-  assert.equal(canWrite({ role: 'viewer' }), false);
+test('identity is read from GET /whoami; viewers cannot write', () => {
+  const body = { tenant: 't2', role: 'viewer', platform_admin: false, token: { id: 'k1', name: 'ops', tenant: 't2' } };
+  assert.deepEqual(identityFrom(body), { tenant: 't2', role: 'viewer', tokenId: 'k1', name: 'ops', platformAdmin: false });
+  assert.equal(identityFrom({ tenant: 't2', role: 'admin', platform_admin: true, token: { id: 'a', name: 'root', tenant: 'default' } }).tenant, 't2');
+  assert.equal(canWrite(identityFrom(body)), false);
   assert.equal(canWrite({ role: 'operator' }), true);
+  assert.equal(canWrite({ role: 'admin' }), true);
+  assert.equal(canWrite(null), false);
 });
 
 test('exact paths and query parameters are read from the OpenAPI document', () => {
@@ -172,4 +182,13 @@ test('request body fields are read through a schema reference', () => {
   assert.ok(caps.takesBodyField('post', '/rules:test', 'input'));
   assert.ok(!caps.takesBodyField('post', '/rules:test', 'message'));
   assert.ok(capabilitiesFrom(null).takesBodyField('post', '/rules:test', 'message'));
+});
+
+test('twin change frames update the twin held; older ones are ignored', () => {
+  const twin = twinFrom({ reported: { pm25: 10, fan: 1 }, desired: { fan: 3 }, delta: { fan: 3 }, version: 4, metadata: {} });
+  const next = applyTwinChange(twin, { version: 5, reported: { fan: 3, pm25: null }, desired: {}, delta: {} });
+  assert.deepEqual(next, { reported: { fan: 3 }, desired: { fan: 3 }, delta: {}, version: 5 });
+  assert.equal(applyTwinChange(next, { version: 5, reported: { fan: 9 } }), next);
+  assert.equal(applyTwinChange(next, null), next);
+  assert.equal(twinFrom(null).version, null);
 });
