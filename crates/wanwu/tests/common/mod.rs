@@ -634,3 +634,91 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A Python MQTT client from this directory (`mqtt_probe.py`, `command_device.py`) run with
+/// `args`, killed on drop; the JSON lines it prints arrive on a channel.
+pub struct PythonClient {
+    child: Child,
+    lines: mpsc::Receiver<serde_json::Value>,
+}
+
+impl PythonClient {
+    /// Runs `tests/{script}` with `args`.
+    pub fn start(script: &str, args: &[&str]) -> PythonClient {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join(script);
+        let mut child = Command::new("python3")
+            .arg(path)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("run python3 {script}: {e}"));
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let value = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| serde_json::json!({"unparsed": line}));
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        PythonClient { child, lines }
+    }
+
+    /// The next line that has the field `key`, within `within`; other lines are skipped.
+    pub fn next_with(&self, key: &str, within: Duration) -> Option<serde_json::Value> {
+        let deadline = Instant::now() + within;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.get(key).is_some() => return Some(line[key].clone()),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+}
+
+impl Drop for PythonClient {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl PythonClient {
+    /// `mqtt_probe.py` (MQTT 5) logged in as `device` with `token` on `server`, running
+    /// `steps`.
+    pub fn device_probe(server: &Server, device: &str, token: &str, steps: &[&str]) -> Self {
+        let port = server.mqtt.expect("MQTT listener").port().to_string();
+        let mut args = vec!["--port", &port, "--user", device, "--password", token];
+        args.extend_from_slice(steps);
+        Self::start("mqtt_probe.py", &args)
+    }
+}
+
+/// Gives device `id` a new token (`POST /devices/{id}/token`) and returns it.
+pub async fn new_device_token(api: &Api, id: &str) -> String {
+    let reply = api
+        .post(
+            &format!("/api/v1/devices/{id}/token"),
+            serde_json::json!({}),
+        )
+        .await;
+    reply.expect(200)["token"]
+        .as_str()
+        .expect("token")
+        .to_owned()
+}
+
+/// Now, in ms since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+}
