@@ -11,6 +11,7 @@ import { loadInto, throttled } from '../pagekit.js';
 import { showAlarms } from '../alarmlist.js';
 import { numericProperties } from '../thingmodel.js';
 import { renderTwin } from './device-twin.js';
+import { eventTable } from '../eventlist.js';
 import { link } from '../router.js';
 import { tokenNotice } from './devices.js';
 
@@ -376,25 +377,13 @@ async function renderEvents(ctx, base, host) {
         const now = Date.now();
         const body = await ctx.api.get(`${base}/events`, { query: { from: now - 7 * 86400000, to: now, limit: 50 }, signal: ctx.signal });
         const { items } = listPage(body, 'events');
-        replace(host, items.length ? eventTable(items) : empty('No events in the last 7 days.'));
+        replace(host, items.length ? eventTable(items, { showDevice: false }) : empty('No events in the last 7 days.'));
       },
     });
   await load(false);
   return { reload: throttled(() => load(true)) };
 }
 
-function eventTable(events) {
-  return table(
-    [
-      { label: 'When', cell: (e) => h('span', { title: dateTime(e.ts) }, ago(e.ts)) },
-      { label: 'Event', cell: (e) => e.name },
-      { label: 'Severity', cell: (e) => h('span', { class: `sev sev-${e.severity}` }, e.severity ?? '') },
-      { label: 'Params', cell: (e) => h('code', {}, JSON.stringify(e.params ?? {})) },
-    ],
-    events,
-    { caption: 'Events', rowClass: (e) => `event-row event-${e.name}` },
-  );
-}
 
 async function renderDeviceAlarms(ctx, device, host) {
   replace(host, loading());

@@ -1,11 +1,13 @@
 // Overview: devices in total and online, messages per second (live), active alarms by
 // severity, recent events.
 
-import { listPage } from '../api.js';
-import { h, replace, card, empty, table, unavailable } from '../dom.js';
-import { ago, rate } from '../format.js';
+import { listPage, seg } from '../api.js';
+import { openLive, subscribeFrame } from '../live.js';
+import { h, replace, card, empty, unavailable } from '../dom.js';
+import { rate } from '../format.js';
 import { loadInto, fetchAll, counterSum, ratePerSecond } from '../pagekit.js';
 import { link } from '../router.js';
+import { eventTable } from '../eventlist.js';
 
 /** Page title. */
 export const title = 'Overview';
@@ -141,30 +143,45 @@ async function renderRate(ctx, host) {
   ctx.onDispose(() => clearInterval(timer));
 }
 
+/** How many recently seen devices the overview asks for their events, and how many it shows. */
+const RECENT_DEVICES = 10;
+const RECENT_EVENTS = 10;
+
+/**
+ * Recent events of the tenant: the events of the last 24 h of the most recently seen online
+ * devices (events are kept per device), newest first; live event frames are added on top.
+ */
 async function renderEvents(ctx, host) {
+  let shown = [];
+  const draw = () => replace(host, shown.length ? eventTable(shown) : empty('No events in the last 24 hours.'));
   await loadInto(ctx, host, {
-    feature: 'Tenant-wide events',
-    path: '/events',
+    feature: 'Events',
+    path: '/devices/{id}/events',
     load: async () => {
-      const body = await ctx.api.get('/events', { query: { limit: 10 }, signal: ctx.signal });
-      const { items } = listPage(body);
-      if (!items.length) {
-        replace(host, empty('No events yet.'));
-        return;
-      }
-      replace(
-        host,
-        table(
-          [
-            { label: 'When', cell: (e) => ago(e.ts) },
-            { label: 'Device', cell: (e) => h('a', { href: link(['devices', e.device]) }, e.device) },
-            { label: 'Event', cell: (e) => e.name ?? e.event ?? e.id },
-            { label: 'Severity', cell: (e) => h('span', { class: `sev sev-${e.severity}` }, e.severity ?? '') },
-          ],
-          items,
-          { caption: 'Recent events' },
-        ),
+      const query = ctx.caps.takesQuery('get', '/devices', 'status') ? { status: 'online', limit: 200 } : { limit: 200 };
+      const { items } = listPage(await ctx.api.get('/devices', { query, signal: ctx.signal }));
+      const recent = items
+        .filter((d) => d.last_seen)
+        .sort((a, b) => b.last_seen - a.last_seen)
+        .slice(0, RECENT_DEVICES);
+      const now = Date.now();
+      const lists = await Promise.all(
+        recent.map((d) => ctx.api.get(`/devices/${seg(d.id)}/events`, { query: { from: now - 86400000, to: now, limit: RECENT_EVENTS }, signal: ctx.signal }).then((body) => listPage(body, 'events').items)),
       );
+      shown = lists.flat().sort((a, b) => b.ts - a.ts).slice(0, RECENT_EVENTS);
+      draw();
     },
   });
+  if (!ctx.caps.has('get', '/ws')) return;
+  const conn = openLive({
+    token: ctx.token,
+    subscriptions: [subscribeFrame('events', { all: true, kinds: ['event'] })],
+    onFrame: (frame) => {
+      if (frame.kind !== 'event') return;
+      shown = [{ ...frame.data, device: frame.device }, ...shown].slice(0, RECENT_EVENTS);
+      draw();
+    },
+  });
+  ctx.onDispose(() => conn.close());
 }
+

@@ -1,5 +1,5 @@
 // Runs the simulated device (device.py, paho-mqtt) as a child process.
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -56,4 +56,12 @@ export function startHttpDevice({ url, id, token, ranges, intervalMs = 1000 }) {
   const timer = setInterval(post, intervalMs);
   post();
   return { errors, stop: () => clearInterval(timer) };
+}
+
+/**
+ * Publishes one message (`payload` as JSON, QoS 1) as device `id` with `mosquitto_pub`, under a
+ * client id of its own so that the running device keeps its connection.
+ */
+export function publishAsDevice({ host, port }, id, token, topic, payload) {
+  execFileSync('mosquitto_pub', ['-h', host, '-p', String(port), '-i', `${id}-once-${process.pid}`, '-u', id, '-P', token, '-q', '1', '-t', topic, '-m', JSON.stringify(payload)], { timeout: 20000 });
 }
