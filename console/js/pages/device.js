@@ -130,7 +130,8 @@ function createLiveState(ctx, base, product, hosts, rangeButtons) {
   const props = new Map((product?.properties || []).map((p) => [p.id, p]));
   const numeric = numericProperties(product);
   const latest = new Map();
-  let rangeKey = '1h';
+  // The range may come with the address (`#/devices/d1?range=7d`).
+  let rangeKey = RANGES[ctx.query.range] ? ctx.query.range : '1h';
   let from = 0;
   const charts = new Map(); // key -> {chart, column}
   let chartModule = null;
@@ -188,6 +189,7 @@ function createLiveState(ctx, base, product, hosts, rangeButtons) {
           charts.set(p.id, { chart, column });
           countPoints(p.id);
         });
+        hosts.charts.dataset.drawn = rangeKey;
       },
     });
   };
