@@ -150,15 +150,28 @@ impl ApiClient {
     /// Creates `asset` unless one of the same id exists.
     pub async fn ensure_asset(&self, asset: &AssetPlan) -> Result<(), SimError> {
         let context = format!("creating asset {:?}", asset.id);
-        self.call(
-            Method::POST,
-            "/assets",
-            Some(asset),
-            &context,
-            &[StatusCode::CONFLICT],
-        )
-        .await?;
+        self.create("/assets", asset, &context).await?;
         Ok(())
+    }
+
+    /// `POST`s `body` to `path` (relative to `/api/v1`), e.g. a rule to `/rules`: true when
+    /// created, false when one of that id already exists (409, left as it is).
+    pub async fn create(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+        context: &str,
+    ) -> Result<bool, SimError> {
+        let answer = self
+            .call(
+                Method::POST,
+                path,
+                Some(body),
+                context,
+                &[StatusCode::CONFLICT],
+            )
+            .await?;
+        Ok(answer.status != StatusCode::CONFLICT)
     }
 
     /// Creates `devices` (batches of [`MAX_BATCH`]) and returns their credentials in the

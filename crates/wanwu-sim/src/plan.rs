@@ -69,6 +69,38 @@ impl CityPlan {
             .collect()
     }
 
+    /// The plan with at most `limit` devices, taken in turn from each scenario (in
+    /// [`Scenario::ALL`] order, each scenario's devices in plan order), so that a small
+    /// city still has every kind of device. Assets are kept; the result depends only on
+    /// the plan and `limit`.
+    pub fn at_most(mut self, limit: usize) -> CityPlan {
+        if self.devices.len() <= limit {
+            return self;
+        }
+        let mut queues: Vec<std::collections::VecDeque<DevicePlan>> = Scenario::ALL
+            .iter()
+            .map(|s| {
+                self.devices
+                    .iter()
+                    .filter(|d| d.scenario == *s)
+                    .cloned()
+                    .collect()
+            })
+            .collect();
+        let mut kept = Vec::with_capacity(limit);
+        while kept.len() < limit {
+            for queue in &mut queues {
+                if kept.len() < limit
+                    && let Some(device) = queue.pop_front()
+                {
+                    kept.push(device);
+                }
+            }
+        }
+        self.devices = kept;
+        self
+    }
+
     /// The products the plan's devices need.
     pub fn products(&self) -> Vec<Product> {
         self.scenarios()

@@ -123,3 +123,30 @@ fn fleet_plans_share_devices_among_scenarios() {
     );
     assert!(fleet_plan(3, &[], 5, "x").devices.is_empty());
 }
+
+#[test]
+fn a_smaller_demo_city_keeps_every_scenario_and_the_same_devices_for_a_seed() {
+    let full = demo_city(7);
+    let small = demo_city(7).at_most(20);
+    check_plan(&small);
+    assert_eq!(small.devices.len(), 20);
+    assert_eq!(small.assets, full.assets);
+    assert_eq!(small.scenarios(), Scenario::ALL.to_vec());
+    for device in &small.devices {
+        assert!(
+            full.devices.contains(device),
+            "{} not in the city",
+            device.id
+        );
+    }
+    // Each scenario contributes its first devices, in turn.
+    let first_air = full
+        .devices
+        .iter()
+        .find(|d| d.scenario == Scenario::AirQuality)
+        .unwrap();
+    assert_eq!(&small.devices[0], first_air);
+    assert_eq!(small, demo_city(7).at_most(20));
+    assert_eq!(demo_city(7).at_most(10_000), full);
+    assert!(demo_city(7).at_most(0).devices.is_empty());
+}

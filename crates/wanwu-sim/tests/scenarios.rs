@@ -45,7 +45,7 @@ fn check_params(spec: &[Param], params: &Json, what: &str) {
 
 /// Validates one tick's telemetry and events against the device's product; returns the
 /// names of the events.
-fn check_tick(product: &Product, tick: &Tick) -> Vec<&'static str> {
+fn check_tick(scenario: Scenario, product: &Product, tick: &Tick) -> Vec<&'static str> {
     let payload = tick.telemetry_payload();
     let points = parse_telemetry(product, &payload, 0).unwrap_or_else(|e| {
         panic!(
@@ -55,11 +55,19 @@ fn check_tick(product: &Product, tick: &Tick) -> Vec<&'static str> {
         )
     });
     assert_eq!(points[0].ts, tick.ts);
+    let derived = scenario.derived_properties();
     assert_eq!(
         points[0].values.len(),
-        product.properties.len(),
-        "every property is reported"
+        product.properties.len() - derived.len(),
+        "every measured property is reported"
     );
+    for key in derived {
+        assert!(product.property(key).is_some(), "{key} is a property");
+        assert!(
+            !points[0].values.contains_key(*key),
+            "{key} is not measured"
+        );
+    }
     tick.events
         .iter()
         .map(|event| {
@@ -102,7 +110,7 @@ fn telemetry_events_and_reports_fit_the_products_over_many_devices_and_steps() {
             }
             for _ in 0..600 {
                 let tick = sim.tick();
-                for name in check_tick(&product, &tick) {
+                for name in check_tick(scenario, &product, &tick) {
                     *events.entry(name).or_default() += 1;
                 }
             }
@@ -133,7 +141,7 @@ fn pm25_of_faulty_station(anomaly: &str, steps: usize) -> Vec<f64> {
     (0..steps)
         .map(|_| {
             let tick = sim.tick();
-            check_tick(&product, &tick);
+            check_tick(Scenario::AirQuality, &product, &tick);
             tick.values["pm25"].as_f64().unwrap()
         })
         .collect()

@@ -5,6 +5,7 @@
 
 mod bench;
 mod config;
+mod demo;
 mod serve;
 mod sim;
 
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Runs the platform: HTTP API, console and MQTT on an embedded data directory.
     Serve(serve::ServeArgs),
+    /// Runs the platform with a simulated smart city on it, printing the console URL.
+    Demo(demo::DemoArgs),
     /// Runs the benchmarks, each against its baseline in the same run.
     Bench(bench::BenchArgs),
     /// Simulates smart-city devices against a running wanwu over its API and MQTT.
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Sim(args) => sim::run(args),
     };

@@ -1,5 +1,7 @@
 //! `wanwu serve`: opens the data directory, binds the listeners, serves until SIGINT or
-//! SIGTERM, then finishes in-flight requests and closes the store.
+//! SIGTERM, then finishes in-flight requests and closes the store. [`serve_with`] runs the
+//! same in-process until a given future completes, telling its caller where it listens
+//! (`wanwu demo` builds on it).
 //!
 //! Wiring order: configuration → listeners (a taken port fails before anything else) →
 //! platform (store, bootstrap) → metrics → HTTP → MQTT broker (attached to the platform
@@ -67,14 +69,19 @@ impl ServeArgs {
 pub fn run(args: ServeArgs) -> Result<()> {
     let config = args.config()?;
     init_tracing(&config.log.filter);
+    runtime()?.block_on(serve_with(config, shutdown_signal(), |_| {}))
+}
+
+/// The multi-threaded runtime the platform runs on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?
-        .block_on(serve(config))
+        .context("starting the async runtime")
 }
 
-fn init_tracing(default_filter: &str) {
+/// Logs to standard error, filtered by `RUST_LOG` or else by `default_filter`.
+pub fn init_tracing(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     tracing_subscriber::fmt()
@@ -90,7 +97,26 @@ async fn bind(flag: &str, addr: SocketAddr) -> Result<TcpListener> {
         .with_context(|| format!("{flag} {addr}: cannot listen"))
 }
 
-async fn serve(config: Config) -> Result<()> {
+/// Where a started platform listens, and how to act as its admin.
+#[derive(Clone, Debug)]
+pub struct Ready {
+    /// HTTP address (API and console).
+    pub http: SocketAddr,
+    /// MQTT address.
+    pub mqtt: SocketAddr,
+    /// The platform admin token: generated at this start, given by `WANWU_ADMIN_TOKEN`, or
+    /// read from `DATA/admin-token`; `None` when none of them has it.
+    pub admin_token: Option<String>,
+}
+
+/// Serves with `config` until `shutdown` completes, then stops the broker, finishes HTTP
+/// requests and closes the stores. Calls `on_ready` once both listeners accept
+/// connections and the `wanwu listening ...` line is printed.
+pub async fn serve_with(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(Ready),
+) -> Result<()> {
     let http_listener = bind("--http", config.http.listen).await?;
     let http_addr = http_listener.local_addr()?;
     let mqtt_listener = bind("--mqtt", config.mqtt.listen).await?;
@@ -103,11 +129,17 @@ async fn serve(config: Config) -> Result<()> {
     let given_token = std::env::var("WANWU_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
-    match platform.bootstrap(given_token.as_deref()).await? {
-        BootstrapOutcome::Generated(token) => announce_admin_token(&config.data, &token)?,
-        BootstrapOutcome::Given => tracing::info!("admin token set from WANWU_ADMIN_TOKEN"),
-        BootstrapOutcome::Existing => {}
-    }
+    let admin_token = match platform.bootstrap(given_token.as_deref()).await? {
+        BootstrapOutcome::Generated(token) => {
+            announce_admin_token(&config.data, &token)?;
+            Some(token)
+        }
+        BootstrapOutcome::Given => {
+            tracing::info!("admin token set from WANWU_ADMIN_TOKEN");
+            given_token
+        }
+        BootstrapOutcome::Existing => stored_admin_token(&config.data),
+    };
 
     let metrics = wanwu_api::metrics::install_recorder()
         .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
@@ -131,13 +163,18 @@ async fn serve(config: Config) -> Result<()> {
     });
     let app = wanwu_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let http = axum::serve(http_listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        shutdown.await;
         broker.shutdown().await;
     });
 
     println!("wanwu listening http={http_addr} mqtt={mqtt_addr}");
     std::io::stdout().flush().ok();
     tracing::info!(%http_addr, %mqtt_addr, data = %config.data.display(), "wanwu serving");
+    on_ready(Ready {
+        http: http_addr,
+        mqtt: mqtt_addr,
+        admin_token,
+    });
 
     http.await.context("HTTP server failed")?;
     mqtt.await
@@ -160,6 +197,12 @@ fn announce_admin_token(data: &Path, token: &str) -> Result<()> {
     Ok(())
 }
 
+/// The admin token a first start wrote to `DATA/admin-token`, if it is there.
+fn stored_admin_token(data: &Path) -> Option<String> {
+    let token = std::fs::read_to_string(data.join(ADMIN_TOKEN_FILE)).ok()?;
+    Some(token.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
 #[cfg(unix)]
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -180,7 +223,7 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for SIGINT");

@@ -14,6 +14,10 @@ use wanwu_model::{Command, Product};
 const PM25_MAX: f64 = 1000.0;
 const PM10_MAX: f64 = 2000.0;
 
+/// Properties of the `air_station` product that stations do not measure: a rule derives
+/// them from the readings (the demo's AQI rule).
+pub const DERIVED: &[&str] = &["aqi"];
+
 /// The `air_station` product.
 pub fn product() -> Product {
     Product {
@@ -27,6 +31,7 @@ pub fn product() -> Product {
             Field::float("o3", "O3", "ug/m3", 0.0, 1000.0).read(),
             Field::float("temperature", "Temperature", "°C", -50.0, 60.0).read(),
             Field::float("humidity", "Relative humidity", "%", 0.0, 100.0).read(),
+            Field::int("aqi", "Air quality index", "", 0, 500).read(),
         ],
         events: vec![],
         commands: vec![Command {

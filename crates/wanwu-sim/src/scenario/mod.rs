@@ -100,6 +100,14 @@ impl Scenario {
         }
     }
 
+    /// Properties of the product that devices do not send: rules derive them.
+    pub fn derived_properties(self) -> &'static [&'static str] {
+        match self {
+            Scenario::AirQuality => air::DERIVED,
+            _ => &[],
+        }
+    }
+
     /// The product, built once per process and shared by every device.
     pub(crate) fn shared_product(self) -> Arc<Product> {
         static PRODUCTS: [OnceLock<Arc<Product>>; 6] = [const { OnceLock::new() }; 6];

@@ -1,0 +1,143 @@
+//! `wanwu demo` through the real binary: it serves, provisions the demo city through its
+//! own API, runs the devices over MQTT, and is seen from outside through the REST API:
+//! the city's assets, devices online, telemetry flowing. SIGINT and SIGTERM stop it
+//! cleanly.
+
+mod common;
+
+use common::{Api, Server};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// How long the demo may take to show each expected state.
+const DEADLINE: Duration = Duration::from_secs(90);
+/// Devices simulated: a few of every scenario, light enough for a shared machine.
+const DEVICES: usize = 18;
+
+fn start_demo() -> Server {
+    Server::builder()
+        .subcommand("demo")
+        .arg("--devices")
+        .arg(DEVICES.to_string())
+        .arg("--seed")
+        .arg("3")
+        .start()
+}
+
+/// Polls `check` until it gives a value or the deadline passes.
+async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {DEADLINE:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The items of a list reply at `path`, once it answers 200.
+async fn items(api: &Api, path: &str) -> Vec<Value> {
+    let reply = api.get(path).await;
+    reply.expect(200)["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("not a list: {}", reply.text))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_city_comes_online_with_data_flowing_and_sigterm_stops_it() {
+    let mut server = start_demo();
+    let api = server.admin();
+
+    let devices = eventually("every device provisioned", async || {
+        let devices = items(&api, "/api/v1/devices?limit=1000").await;
+        (devices.len() == DEVICES).then_some(devices)
+    })
+    .await;
+    let products: std::collections::BTreeSet<&str> = devices
+        .iter()
+        .filter_map(|d| d["product"].as_str())
+        .collect();
+    assert_eq!(
+        products.len(),
+        6,
+        "every scenario has devices: {products:?}"
+    );
+    assert!(
+        devices.iter().all(|d| d["asset"].is_string()
+            && d["location"]["lat"].is_number()
+            && d["location"]["lon"].is_number()),
+        "devices sit at sites with coordinates: {devices:?}"
+    );
+
+    let assets = items(&api, "/api/v1/assets?limit=1000").await;
+    let city = assets
+        .iter()
+        .find(|a| a["id"] == "haixin")
+        .unwrap_or_else(|| panic!("no city asset in {assets:?}"));
+    assert!(city["parent"].is_null(), "the city is the root: {city}");
+    let districts = assets.iter().filter(|a| a["parent"] == "haixin").count();
+    assert_eq!(districts, 6, "{assets:?}");
+
+    eventually("every device online", async || {
+        let online = items(&api, "/api/v1/devices?status=online&limit=1000").await;
+        (online.len() == DEVICES).then_some(())
+    })
+    .await;
+
+    let station = devices
+        .iter()
+        .find(|d| d["product"] == "air_station")
+        .and_then(|d| d["id"].as_str())
+        .expect("an air station");
+    let values = eventually("air-quality telemetry stored", async || {
+        let latest = api
+            .get(&format!("/api/v1/devices/{station}/telemetry/latest"))
+            .await;
+        let values = latest.body["values"].clone();
+        values["pm25"].is_object().then_some(values)
+    })
+    .await;
+    assert!(values["pm10"].is_object(), "{values}");
+
+    let lines = server.stdout_lines().join("\n");
+    assert!(
+        lines.contains(&format!("console:     http://{}/", server.http)),
+        "console URL printed:\n{lines}"
+    );
+    assert!(
+        lines.contains(&format!("admin token: {}", server.admin_token)),
+        "token printed:\n{lines}"
+    );
+
+    let status = server.terminate();
+    assert!(status.success(), "{status}\n{}", server.stderr());
+    // The summary reaches the pipe reader just after the exit.
+    eventually("the simulator's summary printed", async || {
+        let lines = server.stdout_lines();
+        lines
+            .iter()
+            .any(|l| l.starts_with("acknowledged"))
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_the_demo_cleanly() {
+    let mut server = start_demo();
+    let api = server.admin();
+    eventually("devices online", async || {
+        let online = items(&api, "/api/v1/devices?status=online&limit=1000").await;
+        (!online.is_empty()).then_some(())
+    })
+    .await;
+    let status = server.stop_with("INT");
+    assert!(status.success(), "{status}\n{}", server.stderr());
+    assert!(
+        server.stderr().contains("SIGINT received"),
+        "{}",
+        server.stderr()
+    );
+}
