@@ -99,6 +99,19 @@ fn rules_reports_its_table() {
 }
 
 #[test]
+fn registry_reports_its_table() {
+    let out = quick_bench("registry");
+    assert_table(
+        &out,
+        "registry",
+        &[
+            "device creation, devices/s",
+            "device authentication, us per call",
+        ],
+    );
+}
+
+#[test]
 fn unknown_benchmark_is_a_usage_error() {
     let output = Command::new(env!("CARGO_BIN_EXE_wanwu"))
         .args(["bench", "nonsense"])

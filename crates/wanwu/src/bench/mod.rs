@@ -6,6 +6,7 @@
 //! completes and reports numbers, not figures to publish.
 
 mod machine;
+mod registry;
 mod rules;
 mod table;
 mod tsdb;
@@ -33,7 +34,10 @@ enum Which {
     Query,
     /// The rule stage with 1,000 rules against no rules.
     Rules,
-    /// All of the above.
+    /// Device creation in batches against one transaction per device; device
+    /// authentication from the cache against a store lookup.
+    Registry,
+    /// Every benchmark above, one after the other.
     All,
 }
 
@@ -53,6 +57,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wants(Which::Rules) {
         tables.push(rules::run(args.quick));
+    }
+    if wants(Which::Registry) {
+        tables.push(registry::run(args.quick)?);
     }
     for table in &tables {
         print!("{}", table.render(&machine));
