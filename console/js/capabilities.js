@@ -25,21 +25,6 @@ export function pathMatches(template, path) {
   return a.every((s, i) => s === b[i] || isParam(s) || isParam(b[i]));
 }
 
-function resolve(openapi, schema) {
-  const ref = schema?.$ref;
-  if (typeof ref !== 'string' || !ref.startsWith('#/')) return schema;
-  return ref
-    .slice(2)
-    .split('/')
-    .reduce((node, key) => node?.[key], openapi);
-}
-
-/** Names of the top-level fields of an operation's JSON request body (empty when unknown). */
-function bodyFields(openapi, op) {
-  const schema = resolve(openapi, op?.requestBody?.content?.['application/json']?.schema);
-  return new Set(Object.keys(schema?.properties || {}));
-}
-
 /**
  * Capabilities built from an OpenAPI document (`null` when the document is not available: then
  * every endpoint is assumed present and pages rely on the API's 404 answers).
@@ -50,8 +35,7 @@ export function capabilitiesFrom(openapi) {
     for (const [path, ops] of Object.entries(openapi.paths)) {
       const methods = Object.keys(ops || {}).filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m));
       const query = Object.fromEntries(methods.map((m) => [m, new Set([...(ops.parameters || []), ...(ops[m].parameters || [])].filter((p) => p.in === 'query').map((p) => p.name))]));
-      const body = Object.fromEntries(methods.map((m) => [m, bodyFields(openapi, ops[m])]));
-      routes.push({ path, methods, query, body });
+      routes.push({ path, methods, query });
     }
   }
   const known = routes.length > 0;
@@ -73,12 +57,6 @@ export function capabilitiesFrom(openapi) {
       if (!known) return true;
       const m = method.toLowerCase();
       return routes.some((r) => r.methods.includes(m) && pathMatches(r.path, path) && r.query[m].has(name));
-    },
-    /** True when the JSON body of `method path` has a field `name` (or when that cannot be known). */
-    takesBodyField(method, path, name) {
-      if (!known) return true;
-      const m = method.toLowerCase();
-      return routes.some((r) => r.methods.includes(m) && pathMatches(r.path, path) && r.body[m].has(name));
     },
     /** The HTTP method the server offers to update `path`, preferring PATCH, then PUT. */
     updateMethod(path) {

@@ -76,7 +76,8 @@ export function detailLines(details) {
   if (typeof details === 'object') {
     const where = details.path ?? details.field ?? details.pointer;
     const what = details.message ?? details.reason ?? details.error;
-    if (where !== undefined && what !== undefined) return [`${where}: ${what}`];
+    const at = details.line !== undefined ? ` (line ${details.line}${details.column !== undefined ? `, column ${details.column}` : ''})` : '';
+    if (where !== undefined && what !== undefined) return [`${where}${at}: ${what}`];
     if (what !== undefined && Object.keys(details).length === 1) return [String(what)];
     return Object.entries(details).flatMap(([k, v]) =>
       typeof v === 'object' && v !== null ? detailLines(v).map((l) => `${k}: ${l}`) : [`${k}: ${v}`],

@@ -22,10 +22,9 @@ export const RULE_TEMPLATE = {
   actions: [{ type: 'raise_alarm', alarm: 'pm25_high', severity: 'major', details: { pm25: '{{msg.values.pm25}}' } }],
 };
 
-/** A sample input for a dry run of `rule`: a message of its trigger's first kind. */
-export function sampleMessage(rule) {
-  const kind = rule?.trigger?.kinds?.[0] || 'telemetry';
-  return { device: rule?.trigger?.devices?.ids?.[0] || 'st-1', kind, ts: Date.now(), values: { pm25: 80.0 } };
+/** A sample telemetry message for a dry run of `rule` (`{device, ts, values}`, as `POST /rules:test` takes it). */
+export function sampleMessage(rule, now = Date.now()) {
+  return { device: rule?.trigger?.devices?.ids?.[0] || 'st-1', ts: now, values: { pm25: 80.0 } };
 }
 
 /** The metrics of a rule, whichever field the server keeps them in. */
@@ -227,8 +226,7 @@ async function renderEditor(root, ctx) {
         }
         await busy(e.currentTarget, async () => {
           try {
-            const messageField = ctx.caps.takesBodyField('post', '/rules:test', 'input') ? 'input' : 'message';
-            const answer = await ctx.api.post('/rules:test', { rule: parsedRule.value, [messageField]: parsedMsg.value });
+            const answer = await ctx.api.post('/rules:test', { rule: parsedRule.value, message: parsedMsg.value });
             replace(dryResult, h('div', { class: `notice${answer?.fires ? ' ok' : ''}`, dataset: { dryRun: answer?.fires ? 'fires' : 'quiet' } }, h('p', {}, h('strong', {}, 'Dry run: '), dryRunSummary(answer)), h('pre', { class: 'mono' }, JSON.stringify(answer, null, 2))));
           } catch (err) {
             if (err?.name !== 'AbortError') replace(dryResult, errorBox(err, 'The dry run failed'));

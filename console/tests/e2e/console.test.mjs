@@ -250,18 +250,52 @@ flow('an alarm raised by a rule is acknowledged from the alarms page', ['POST /r
   assertNoProblems();
 });
 
-flow('rules: the JSON editor checks syntax and the dry run answers', ['GET /rules', 'POST /rules:test'], async () => {
+flow('rules: the JSON editor checks syntax and the dry run answers', ['POST /rules:test'], async () => {
   await go('#/rules?create=1');
   const editor = page.getByLabel('Rule as JSON');
   await editor.fill('{"id": "x",, }');
-  assert.match(await page.locator('.json-status').innerText(), /line 1, column 11/);
+  assert.match(await page.locator('.json-status').innerText(), /line 1, column 12/);
   await editor.fill(JSON.stringify({ id: 'dry', name: 'Dry', trigger: { type: 'message', kinds: ['telemetry'], devices: { product: 'aq' } }, condition: 'msg.values.pm25 > 10.0', actions: [{ type: 'raise_alarm', alarm: 'x', severity: 'minor' }] }));
   await page.getByRole('button', { name: 'Dry run' }).click();
   await page.locator('[data-dry-run]').waitFor();
   assert.equal(await page.locator('[data-dry-run]').getAttribute('data-dry-run'), 'fires');
   await browser.screenshot('rules-editor');
+  // A condition that does not compile: the dry run names the position the server found.
+  browser.allow('/api/v1/rules:test');
+  await editor.fill(JSON.stringify({ id: 'bad', trigger: { type: 'message', kinds: ['telemetry'] }, condition: 'msg.values.pm25 >', actions: [] }));
+  await page.getByRole('button', { name: 'Dry run' }).click();
+  await page.locator('[data-dry-run], .error-box').first().waitFor();
+  assert.match(await page.locator('.error-box').innerText(), /condition/);
+  await browser.screenshot('rules-editor-error');
+  browser.problems.length = 0;
+});
+
+flow('rules are listed with their metrics; an invalid rule is refused with its position', ['GET /rules', 'POST /rules'], async () => {
+  // The rule of the alarm flow has been evaluating the device's telemetry since.
   await go('#/rules');
+  const row = page.locator('tbody tr', { has: page.getByRole('link', { name: /PM2.5 high/ }) });
+  await row.waitFor();
+  const [, , , evaluations, , fired] = await row.locator('td').allInnerTexts();
+  assert.ok(Number(evaluations) > 0, `evaluations ${evaluations}`);
+  assert.ok(Number(fired) >= 1, `fired ${fired}`);
   await browser.screenshot('rules');
+  await page.getByRole('link', { name: 'New rule' }).click();
+  await page.getByLabel('Rule as JSON').fill(JSON.stringify({ id: 'broken', name: 'Broken', trigger: { type: 'message', kinds: ['telemetry'] }, condition: 'msg.values.pm25 >', actions: [] }));
+  browser.allow('/api/v1/rules');
+  await page.getByRole('button', { name: 'Create rule' }).click();
+  await page.locator('.error-box').waitFor();
+  assert.match(await page.locator('.error-box').innerText(), /condition/);
+  assert.equal((await rest.call('GET', '/rules/broken')).status, 404);
+  browser.problems.length = 0;
+});
+
+flow('a scene is run from the rules page', ['GET /scenes', 'POST /scenes', 'POST /scenes/{id}/run'], async () => {
+  await rest.ok('POST', '/scenes', { id: 'calm', name: 'Calm fans', actions: [{ type: 'set_desired', devices: ['st-1'], values: { fan: 1 } }] });
+  await go('#/rules');
+  await page.getByRole('button', { name: 'Run scene Calm fans' }).click();
+  await page.locator('.notice.ok', { hasText: 'Scene Calm fans ran' }).waitFor();
+  assert.equal((await rest.ok('GET', '/devices/st-1/shadow')).desired.fan, 1);
+  await browser.screenshot('rules-scene-run');
   assertNoProblems();
 });
 

@@ -21,8 +21,8 @@ test('tag filters keep key=value pairs; the API gets the first', () => {
 test('rule metrics are read whatever the server calls them', () => {
   assert.deepEqual(ruleMetrics({ metrics: { evaluations: 5, matches: 2, firings: 1, actions: 2, errors: 1, last_error: { ts: 1, device: 'd1', message: 'boom' } } }), { evaluations: 5, matches: 2, firings: 1, actions: 2, errors: 1, lastError: 'boom (d1)' });
   assert.deepEqual(ruleMetrics({}), { evaluations: 0, matches: 0, firings: 0, actions: 0, errors: 0, lastError: null });
-  assert.equal(sampleMessage({ trigger: { type: 'message', kinds: ['event'] } }).kind, 'event');
-  assert.equal(sampleMessage(RULE_TEMPLATE).kind, 'telemetry');
+  assert.deepEqual(sampleMessage(RULE_TEMPLATE, 5), { device: 'st-1', ts: 5, values: { pm25: 80.0 } });
+  assert.equal(sampleMessage({ trigger: { type: 'message', devices: { ids: ['d9'] } } }).device, 'd9');
 });
 
 test('dry-run outcomes are told in one sentence', () => {
