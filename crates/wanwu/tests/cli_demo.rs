@@ -80,17 +80,7 @@ async fn the_city_comes_online_with_data_flowing_and_sigterm_stops_it() {
     let districts = assets.iter().filter(|a| a["parent"] == "haixin").count();
     assert_eq!(districts, 6, "{assets:?}");
 
-    eventually("every device online", async || {
-        let online = items(&api, "/api/v1/devices?status=online&limit=1000").await;
-        (online.len() == DEVICES).then_some(())
-    })
-    .await;
-
-    let station = devices
-        .iter()
-        .find(|d| d["product"] == "air_station")
-        .and_then(|d| d["id"].as_str())
-        .expect("an air station");
+    let station = online_device_of(&api, "air_station").await;
     let values = eventually("air-quality telemetry stored", async || {
         let latest = api
             .get(&format!("/api/v1/devices/{station}/telemetry/latest"))
@@ -120,6 +110,75 @@ async fn the_city_comes_online_with_data_flowing_and_sigterm_stops_it() {
             .iter()
             .any(|l| l.starts_with("acknowledged"))
             .then_some(())
+    })
+    .await;
+}
+
+/// The id of the first device of `product` in the demo, once every device is online.
+async fn online_device_of(api: &Api, product: &str) -> String {
+    let online = eventually("every device online", async || {
+        let online = items(api, "/api/v1/devices?status=online&limit=1000").await;
+        (online.len() == DEVICES).then_some(online)
+    })
+    .await;
+    online
+        .iter()
+        .find(|d| d["product"] == product)
+        .and_then(|d| d["id"].as_str())
+        .unwrap_or_else(|| panic!("no {product} in {online:?}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn street_lights_obey_commands_and_the_desired_twin() {
+    let server = start_demo();
+    let api = server.admin();
+    let light = online_device_of(&api, "street_light").await;
+
+    // A command is answered on devices/{id}/replies/{command_id} with the new state.
+    let reply = api
+        .post(
+            &format!("/api/v1/devices/{light}/commands/set_power"),
+            serde_json::json!({"params": {"on": false, "level": 0}, "mode": "wait", "timeout_ms": 20000}),
+        )
+        .await;
+    let command = reply.expect(200);
+    assert_eq!(command["status"], "succeeded", "{command}");
+    assert_eq!(command["result"]["on"], false, "{command}");
+    assert_eq!(command["result"]["level"], 0, "{command}");
+
+    // A command the thing model does not know is refused before it reaches the device.
+    api.post(
+        &format!("/api/v1/devices/{light}/commands/self_destruct"),
+        serde_json::json!({"params": {}}),
+    )
+    .await
+    .expect_error(404, "not_found");
+
+    // Desired state reaches the light as a delta; it takes it and reports it back.
+    api.patch(
+        &format!("/api/v1/devices/{light}/shadow/desired"),
+        serde_json::json!({"on": true, "level": 60}),
+    )
+    .await
+    .expect(200);
+    let shadow = eventually("the light reports the desired state", async || {
+        let shadow = api.get(&format!("/api/v1/devices/{light}/shadow")).await;
+        let body = shadow.body.clone();
+        (body["reported"]["on"] == true && body["reported"]["level"] == 60).then_some(body)
+    })
+    .await;
+    assert!(
+        shadow["delta"].get("on").is_none() && shadow["delta"].get("level").is_none(),
+        "nothing left to apply: {shadow}"
+    );
+    // Its telemetry follows: the lamp is on at the desired level.
+    eventually("telemetry of the light turned on", async || {
+        let latest = api
+            .get(&format!("/api/v1/devices/{light}/telemetry/latest"))
+            .await;
+        let values = &latest.body["values"];
+        (values["on"]["value"] == true && values["level"]["value"] == 60).then_some(())
     })
     .await;
 }
