@@ -32,6 +32,7 @@ pub mod mqtt;
 pub mod presence;
 pub mod product_cache;
 pub mod registry;
+pub mod rules;
 pub mod scope;
 pub mod telemetry;
 pub mod token;
@@ -81,6 +82,8 @@ pub struct Platform {
     pub telemetry: Arc<Telemetry>,
     /// Alarms: raised, acknowledged, cleared; kept in the store.
     pub alarms: Arc<alarms::Alarms>,
+    /// Rules and scenes: stored, compiled, evaluated off the ingest path.
+    pub rules: Arc<rules::Rules>,
     /// Device twins: reported and desired state.
     pub twins: Arc<Twins>,
     /// Commands to devices: sent, queued, answered, expired; kept in the store.
@@ -129,7 +132,18 @@ impl Platform {
                 registry.clone(),
                 ingest.clone(),
             )),
-            alarms: Arc::new(alarms::Alarms::new(store.clone(), registry.clone())),
+            alarms: Arc::new(alarms::Alarms::new(
+                store.clone(),
+                registry.clone(),
+                bus.clone(),
+            )),
+            rules: Arc::new(rules::Rules::new(
+                store.clone(),
+                Arc::new(rules::directory::PlatformDirectory::new(
+                    registry.clone(),
+                    twins.clone(),
+                )),
+            )),
             ingest,
             tsdb,
             registry,
@@ -183,7 +197,9 @@ impl Platform {
                 "telemetry log damaged; kept everything before the damage"
             );
         }
-        Ok(Self::new(Arc::new(store), tsdb, options.ingest))
+        let platform = Self::new(Arc::new(store), tsdb, options.ingest);
+        platform.rules.start(&platform).await?;
+        Ok(platform)
     }
 
     /// Validates and stores a telemetry payload of `device` (any of the three forms); returns

@@ -8,6 +8,7 @@ pub mod devices;
 pub mod events;
 pub mod products;
 pub mod rules;
+pub mod scenes;
 pub mod system;
 pub mod telemetry;
 pub mod tenants;
@@ -31,6 +32,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(assets::router())
         .merge(alarms::router())
         .merge(rules::router())
+        .merge(scenes::router())
         .merge(telemetry::router())
         .merge(twin::router())
         .merge(whoami::router())

@@ -4,7 +4,12 @@
 //! every change is written to the store before it is answered, so alarms survive a
 //! restart. Reads of cleared alarms and lists go to the store. Every operation runs in the
 //! caller's tenant (an alarm of another tenant is not found); viewers only read.
+//!
+//! Every change (raised, repeated, acknowledged, cleared; by hand or by a rule) is published
+//! on the platform [`Bus`] as a [`NoticeKind::Alarm`] notice whose body is the alarm as the
+//! API shows it, once it is stored.
 
+use crate::bus::{Bus, Notice, NoticeKind};
 use crate::error::CoreError;
 use crate::registry::Registry;
 use crate::scope::Scope;
@@ -53,15 +58,18 @@ const SUBTREE_PAGE: u32 = 1000;
 pub struct Alarms {
     store: Arc<dyn Store>,
     registry: Registry,
+    bus: Arc<Bus>,
     book: OnceCell<Mutex<AlarmBook>>,
 }
 
 impl Alarms {
-    /// Alarms kept in `store`; the open ones are loaded on first use.
-    pub fn new(store: Arc<dyn Store>, registry: Registry) -> Self {
+    /// Alarms kept in `store`, their changes published on `bus`; the open ones are loaded
+    /// on first use.
+    pub fn new(store: Arc<dyn Store>, registry: Registry, bus: Arc<Bus>) -> Self {
         Alarms {
             store,
             registry,
+            bus,
             book: OnceCell::new(),
         }
     }
@@ -76,9 +84,57 @@ impl Alarms {
             .await
     }
 
-    /// Writes the alarm of `change` to the store.
+    /// Writes the alarm of `change` to the store, then publishes the change on the bus.
     pub async fn persist(&self, change: &AlarmChange) -> Result<(), CoreError> {
-        Ok(self.store.put_alarm(&encode(&change.alarm)?).await?)
+        self.store.put_alarm(&encode(&change.alarm)?).await?;
+        if self.bus.processors() > 0 {
+            let alarm = &change.alarm;
+            self.bus.publish(Arc::new(Notice {
+                tenant: alarm.tenant.clone(),
+                device: alarm.device.clone(),
+                kind: NoticeKind::Alarm,
+                ts: alarm
+                    .last_ts
+                    .max(alarm.acknowledged_ts.unwrap_or(0))
+                    .max(alarm.cleared_ts.unwrap_or(0)),
+                body: serde_json::to_value(alarm).unwrap_or_default(),
+            }));
+        }
+        Ok(())
+    }
+
+    /// Raises an alarm of `alarm_type` on `device` of `tenant` for the platform itself (rule
+    /// actions): no role check, the device is not looked up.
+    pub async fn raise_for(
+        &self,
+        tenant: &str,
+        device: &str,
+        alarm_type: &str,
+        severity: AlarmSeverity,
+        details: serde_json::Value,
+        ts: i64,
+    ) -> Result<AlarmChange, CoreError> {
+        let mut book = self.book().await?.lock().await;
+        let change = book.raise(tenant, device, alarm_type, severity, details, ts);
+        self.persist(&change).await?;
+        Ok(change)
+    }
+
+    /// Clears the open alarm of `alarm_type` on `device` of `tenant` for the platform itself
+    /// (rule actions); `None` when none is open.
+    pub async fn clear_for(
+        &self,
+        tenant: &str,
+        device: &str,
+        alarm_type: &str,
+        ts: i64,
+    ) -> Result<Option<AlarmChange>, CoreError> {
+        let mut book = self.book().await?.lock().await;
+        let Some(change) = book.clear_for(tenant, device, alarm_type, ts) else {
+            return Ok(None);
+        };
+        self.persist(&change).await?;
+        Ok(Some(change))
     }
 
     /// Raises an alarm (or repeats the open one of the same device and type) at `ts`.
@@ -93,17 +149,15 @@ impl Alarms {
             return Err(ValidationErrors::single("type", "must not be empty").into());
         }
         self.registry.get_device(scope, &input.device).await?;
-        let mut book = self.book().await?.lock().await;
-        let change = book.raise(
+        self.raise_for(
             &scope.tenant,
             &input.device,
             &input.alarm_type,
             input.severity,
             input.details,
             ts,
-        );
-        self.persist(&change).await?;
-        Ok(change)
+        )
+        .await
     }
 
     /// One alarm of the caller's tenant.

@@ -1,0 +1,136 @@
+//! Feeding the rule runtime: telemetry batches from the ingest fan-out and notices from the
+//! platform bus become [`Input`]s, after the device is known to the [`PlatformDirectory`].
+//! Both arrive on bounded queues (full: dropped and counted by the fan-out); the runtime's
+//! own queues are bounded and partitioned by device.
+
+use crate::bus::{Notice, NoticeKind};
+use crate::ingest::Ingested;
+use crate::rules::directory::PlatformDirectory;
+use crate::rules::hops::HopLedger;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use wanwu_model::Value;
+use wanwu_rules::{Alarm, Input, InputKind, Runtime};
+
+/// Telemetry batches the rules' fan-out queue holds.
+pub const TELEMETRY_QUEUE: usize = 8192;
+/// Notices the rules' bus queue holds.
+pub const NOTICE_QUEUE: usize = 4096;
+
+/// What the feeders share.
+pub struct Feed {
+    /// Where inputs go.
+    pub runtime: Arc<Runtime>,
+    /// Devices and twins for the engine.
+    pub directory: Arc<PlatformDirectory>,
+    /// Hop counts of inputs caused by actions.
+    pub hops: Arc<HopLedger>,
+}
+
+impl Feed {
+    /// Feeds telemetry batches until the fan-out goes away.
+    pub async fn telemetry(self: Arc<Self>, mut batches: mpsc::Receiver<Arc<Ingested>>) {
+        while let Some(batch) = batches.recv().await {
+            if !self.directory.ensure(&batch.tenant, &batch.device).await {
+                continue;
+            }
+            let hops = self
+                .hops
+                .take(&batch.tenant, &batch.device, InputKind::Telemetry);
+            for message in batch.messages() {
+                if let Some(input) = Input::from_message(&message, hops) {
+                    self.runtime.submit(input);
+                }
+            }
+        }
+    }
+
+    /// Feeds bus notices until the bus goes away.
+    pub async fn notices(self: Arc<Self>, mut notices: mpsc::Receiver<Arc<Notice>>) {
+        while let Some(notice) = notices.recv().await {
+            if notice.kind == NoticeKind::Command
+                || !self.directory.ensure(&notice.tenant, &notice.device).await
+            {
+                continue;
+            }
+            if notice.kind == NoticeKind::Twin {
+                self.directory
+                    .apply_twin_change(&notice.tenant, &notice.device, &notice.body);
+            }
+            if let Some(input) = self.input_of(&notice) {
+                self.runtime.submit(input);
+            }
+        }
+    }
+
+    fn input_of(&self, notice: &Notice) -> Option<Input> {
+        let (kind, values, event) = match notice.kind {
+            NoticeKind::Event => (
+                InputKind::Event,
+                values_of(notice.body.get("params")),
+                event_name(&notice.body),
+            ),
+            NoticeKind::Presence => (InputKind::Presence, online_of(&notice.body), None),
+            NoticeKind::Twin => (
+                InputKind::Twin,
+                values_of(notice.body.get("reported")),
+                None,
+            ),
+            NoticeKind::Alarm => {
+                let alarm: Alarm = serde_json::from_value(notice.body.clone()).ok()?;
+                let hops = self
+                    .hops
+                    .take(&notice.tenant, &notice.device, InputKind::Alarm);
+                return Some(Input::alarm_change(alarm, notice.ts, hops));
+            }
+            NoticeKind::Command => return None,
+        };
+        Some(Input {
+            tenant: notice.tenant.clone(),
+            device: notice.device.clone(),
+            kind,
+            ts: notice.ts,
+            values,
+            event,
+            alarm: None,
+            hops: self.hops.take(&notice.tenant, &notice.device, kind),
+        })
+    }
+}
+
+/// The typed values of a JSON object (keys whose value is no telemetry value are left out).
+fn values_of(object: Option<&Json>) -> BTreeMap<String, Value> {
+    object
+        .and_then(Json::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(key, value)| {
+            serde_json::from_value::<Value>(value.clone())
+                .ok()
+                .map(|v| (key.clone(), v))
+        })
+        .collect()
+}
+
+/// The event's name: `event` or `name` of the notice body.
+fn event_name(body: &Json) -> Option<String> {
+    ["event", "name"]
+        .iter()
+        .find_map(|field| body.get(*field).and_then(Json::as_str))
+        .map(str::to_owned)
+}
+
+/// `{"online": bool}` from a presence body (`online`, or `status` = `"online"`).
+fn online_of(body: &Json) -> BTreeMap<String, Value> {
+    let online = body.get("online").and_then(Json::as_bool).or_else(|| {
+        body.get("status")
+            .and_then(Json::as_str)
+            .map(|s| s == "online")
+    });
+    online
+        .map(|online| ("online".to_owned(), Value::Bool(online)))
+        .into_iter()
+        .collect()
+}
