@@ -1,7 +1,8 @@
 //! MQTT load generator and broker benchmark (`wanwu bench mqtt`).
 //!
 //! Runs the same scenarios against each broker in [`MqttBenchOptions::brokers`] (wanwu's
-//! standalone broker and Debian's mosquitto by default), one after the other, each in its
+//! standalone broker and Debian's mosquitto by default; `wanwu bench mqtt` puts the whole
+//! platform, [`BrokerSpec::wanwu_serve`], in wanwu's place), one after the other, each in its
 //! own process on a free port, and reports throughput, latency, memory and CPU with
 //! ratios against the baseline (the last broker):
 //!
@@ -173,6 +174,8 @@ pub struct MqttBenchReport {
     pub options: MqttBenchOptions,
     /// One entry per broker, in the order of the options.
     pub results: Vec<BrokerResult>,
+    /// The open-file limit this process ran with (it caps the idle connections).
+    pub open_file_limit: u64,
 }
 
 /// The open-file limit (soft) after raising it to the hard limit.
@@ -192,7 +195,11 @@ pub async fn run(options: &MqttBenchOptions) -> Result<MqttBenchReport, LoadErro
     for spec in &options.brokers {
         results.push(bench_broker(spec, &options).await?);
     }
-    Ok(MqttBenchReport { options, results })
+    Ok(MqttBenchReport {
+        options,
+        results,
+        open_file_limit: fd_limit,
+    })
 }
 
 async fn bench_broker(

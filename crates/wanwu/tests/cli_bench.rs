@@ -112,6 +112,50 @@ fn registry_reports_its_table() {
 }
 
 #[test]
+fn mqtt_reports_its_table_against_mosquitto() {
+    let out = quick_bench("mqtt");
+    let scenarios = [
+        ("fan-in QoS 0", "messages/s"),
+        ("fan-in QoS 1", "messages/s"),
+        ("fan-out QoS 0", "deliveries/s"),
+        ("fan-out QoS 1", "deliveries/s"),
+    ];
+    let mut rows = Vec::new();
+    for (scenario, unit) in scenarios {
+        rows.push(format!("{scenario}, {unit}"));
+        for measure in [
+            "latency p50 ms",
+            "latency p99 ms",
+            "broker cpu s",
+            "load generator cpu s",
+        ] {
+            rows.push(format!("{scenario}, {measure}"));
+        }
+    }
+    rows.push("idle connections answering PINGREQ".into());
+    rows.push("idle memory per connection, bytes".into());
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_table(&out, "mqtt", &rows);
+    for (scenario, unit) in scenarios {
+        let [wanwu, mosquitto, _] = figures(&out, &format!("{scenario}, {unit}"));
+        assert!(
+            wanwu > 0.0 && mosquitto > 0.0,
+            "{scenario}: nothing delivered in:\n{out}"
+        );
+    }
+    // Every idle connection the run opened still answers, on both brokers.
+    let opened: f64 = out
+        .split(" idle connections")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no idle connection count in:\n{out}"));
+    assert!(opened > 0.0, "no idle connections opened:\n{out}");
+    let [wanwu, mosquitto, _] = figures(&out, "idle connections answering PINGREQ");
+    assert_eq!((wanwu, mosquitto), (opened, opened), "in:\n{out}");
+}
+
+#[test]
 fn unknown_benchmark_is_a_usage_error() {
     let output = Command::new(env!("CARGO_BIN_EXE_wanwu"))
         .args(["bench", "nonsense"])

@@ -5,12 +5,12 @@
 
 mod common;
 
-use common::{Api, Server, air_station};
+use common::{Api, Server, air_station, mosquitto, text};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -180,24 +180,6 @@ fn payloads_on(lines: &[Value], topic: &str) -> Vec<String> {
 }
 
 /// Runs a mosquitto client (bounded by `timeout`) and returns its output.
-fn mosquitto(program: &str, port: u16, args: &[&str]) -> Output {
-    Command::new("timeout")
-        .arg("20")
-        .arg(program)
-        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run {program}: {e}"))
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 fn mqtt_port(server: &Server) -> u16 {
     server.mqtt.expect("the listening line names mqtt=").port()
 }

@@ -43,6 +43,34 @@ impl BrokerSpec {
         }
     }
 
+    /// The whole platform, `wanwu serve` of the executable at `program`: its broker with the
+    /// platform's authentication, ACL, uplink and presence hooks, persistence in a scratch
+    /// data directory, anonymous clients admitted as applications of tenant `default`, and
+    /// queues as deep as mosquitto's.
+    pub fn wanwu_serve(program: impl Into<PathBuf>) -> Self {
+        Self {
+            name: "wanwu".into(),
+            program: program.into(),
+            args: [
+                "serve",
+                "--data",
+                "{dir}/data",
+                "--http",
+                "127.0.0.1:0",
+                "--mqtt",
+                "127.0.0.1:{port}",
+                "--mqtt-allow-anonymous",
+                "--config",
+                "{dir}/broker.conf",
+            ]
+            .map(String::from)
+            .to_vec(),
+            config_file: Some(
+                "[mqtt]\nmax_queued_messages = 100000\nreceive_maximum = 64\n".into(),
+            ),
+        }
+    }
+
     /// Eclipse Mosquitto with persistence off and queues as deep as wanwu's.
     pub fn mosquitto(program: impl Into<PathBuf>) -> Self {
         let config = "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\

@@ -6,6 +6,7 @@
 //! completes and reports numbers, not figures to publish.
 
 mod machine;
+mod mqtt;
 mod registry;
 mod rules;
 mod table;
@@ -37,6 +38,8 @@ enum Which {
     /// Device creation in batches against one transaction per device; device
     /// authentication from the cache against a store lookup.
     Registry,
+    /// The MQTT broker of `wanwu serve` against mosquitto.
+    Mqtt,
     /// Every benchmark above, one after the other.
     All,
 }
@@ -60,6 +63,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wants(Which::Registry) {
         tables.push(registry::run(args.quick)?);
+    }
+    if wants(Which::Mqtt) {
+        tables.push(mqtt::run(args.quick)?);
     }
     for table in &tables {
         print!("{}", table.render(&machine));
