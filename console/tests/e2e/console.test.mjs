@@ -49,8 +49,11 @@ const PRODUCT = {
   commands: [{ id: 'blink', name: 'Blink', params: [{ id: 'times', type: 'int', min: 1, max: 10 }] }],
 };
 
+/** Shows the page at `hash`, rendered afresh (the same address again reloads it). */
 async function go(hash) {
-  await page.goto(`${server.url}/${hash}`);
+  const url = `${server.url}/${hash}`;
+  if (page.url() === url) await page.reload();
+  else await page.goto(url);
   await page.waitForLoadState('networkidle');
 }
 
@@ -156,6 +159,12 @@ flow(`live telemetry from a device over ${hasMqtt ? 'MQTT' : 'HTTP'} arrives on 
       ? await startDevice({ host: server.mqtt.host, port: server.mqtt.port, id: 'st-1', token: deviceToken, ranges: RANGES, intervalS: 0.5 })
       : startHttpDevice({ url: server.url, id: 'st-1', token: deviceToken, ranges: RANGES, intervalMs: 500 }),
   );
+  // With the WebSocket served, live points come over it (and nothing polls); else by polling.
+  const frames = [];
+  const onSocket = (ws) => {
+    if (ws.url().includes('/api/v1/ws')) ws.on('framereceived', (f) => frames.push(String(f.payload)));
+  };
+  page.on('websocket', onSocket);
   await go('#/devices/st-1');
   await page.locator('.chart[data-key="pm25"] canvas').waitFor();
   // Values appear in the latest panel and points keep arriving on the chart while we watch.
@@ -163,6 +172,8 @@ flow(`live telemetry from a device over ${hasMqtt ? 'MQTT' : 'HTTP'} arrives on 
   const points = async () => Number(((await page.locator('[data-points-for="pm25"]').innerText()).match(/(\d+) points/) || [0, 0])[1]);
   const first = await points();
   await page.waitForFunction((n) => Number((document.querySelector('[data-points-for="pm25"]')?.textContent.match(/(\d+) points/) || [0, 0])[1]) > n, first + 2, { timeout: 15000 });
+  page.off('websocket', onSocket);
+  if (paths.has('/ws')) assert.ok(frames.some((f) => JSON.parse(f).type === 'telemetry'), `telemetry frames over the WebSocket: ${frames.slice(0, 3)}`);
   await page.getByRole('button', { name: '15 min' }).click();
   await page.locator('.chart[data-key="pm25"] canvas').waitFor();
   await browser.screenshot('device');
@@ -223,6 +234,23 @@ flow('an event of the device shows on the device page and among the recent event
   await page.locator('tr.event-fail').first().waitFor();
   assert.match(await page.locator('tr.event-fail').first().innerText(), /st-1/);
   await browser.screenshot('overview-events');
+  assertNoProblems();
+});
+
+flow('an alarm is counted on the overview, acknowledged and cleared from the alarms page', ['POST /alarms', 'GET /alarms', 'POST /alarms/{id}/ack', 'POST /alarms/{id}/clear'], async () => {
+  const raised = await rest.ok('POST', '/alarms', { device: 'st-1', type: 'door_open', severity: 'minor', details: { door: 'north' } });
+  await go('#/');
+  await page.waitForFunction(() => document.querySelector('[data-stat="alarms-minor"]')?.textContent === '1');
+  await go('#/alarms?status=active');
+  await page.getByRole('button', { name: 'Acknowledge alarm door_open on st-1' }).click();
+  await page.getByRole('button', { name: 'Acknowledge alarm door_open on st-1' }).waitFor({ state: 'detached' });
+  assert.equal((await rest.ok('GET', `/alarms/${raised.id}`)).status, 'acknowledged');
+  await go('#/alarms?status=any');
+  await page.locator('[data-alarm-status="acknowledged"]').first().waitFor();
+  await page.getByRole('button', { name: 'Clear alarm door_open on st-1' }).click();
+  await page.getByRole('button', { name: 'Clear alarm door_open on st-1' }).waitFor({ state: 'detached' });
+  assert.equal((await rest.ok('GET', `/alarms/${raised.id}`)).status, 'cleared');
+  await browser.screenshot('alarms-cleared');
   assertNoProblems();
 });
 
