@@ -118,10 +118,11 @@ impl std::fmt::Display for Report {
     }
 }
 
-const MINUTE: i64 = 60_000;
+/// Step of the datasets: one reading per minute.
+pub const MINUTE: i64 = 60_000;
 const DAY: i64 = 86_400_000;
-/// 2026-01-01T00:00:00Z.
-const START: i64 = 1_767_225_600_000;
+/// First timestamp of the datasets: 2026-01-01T00:00:00Z.
+pub const START: i64 = 1_767_225_600_000;
 
 /// A smooth noisy temperature signal, rounded to 0.1.
 struct Sensor {
@@ -156,12 +157,15 @@ impl Sensor {
     }
 }
 
-fn device_key(i: usize) -> SeriesKey {
+/// The key of series `i` of the datasets (tenant `bench`, device `dev-NNNNN`, key
+/// `temperature`).
+pub fn device_key(i: usize) -> SeriesKey {
     SeriesKey::new("bench", format!("dev-{i:05}"), "temperature")
 }
 
-/// The ingest dataset as (per series) values; timestamps are START + minute index.
-fn ingest_values(devices: usize, minutes: usize) -> Vec<Vec<f64>> {
+/// The ingest dataset as (per series) values; timestamps are [`START`] + minute index.
+/// Baselines outside this module (PostgreSQL, VictoriaMetrics) load the same data.
+pub fn ingest_values(devices: usize, minutes: usize) -> Vec<Vec<f64>> {
     (0..devices)
         .map(|d| {
             let mut s = Sensor::new(d as u64);
@@ -181,7 +185,8 @@ async fn fresh_dir(root: &Path, name: &str) -> Result<PathBuf, BenchError> {
     Ok(dir)
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
+/// Bytes of the files under `dir`, recursively.
+pub fn dir_bytes(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -211,7 +216,7 @@ fn thread_cpu_seconds(name: &str) -> Option<f64> {
 }
 
 /// User + system CPU seconds in a `/proc/.../stat` file (clock ticks of 10 ms).
-fn cpu_seconds(stat: &Path) -> Option<f64> {
+pub fn cpu_seconds(stat: &Path) -> Option<f64> {
     let stat = std::fs::read_to_string(stat).ok()?;
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
@@ -338,6 +343,29 @@ async fn sqlite_ingest(
         tx.commit().await?;
     }
     Ok(())
+}
+
+/// Disk bytes per point of `series` (each a key and its points) written to a fresh engine in
+/// `dir` with `options`, after compaction: segments, log and catalog.
+pub async fn engine_bytes_per_point(
+    dir: &Path,
+    series: &[(SeriesKey, Vec<crate::Point>)],
+    options: Options,
+) -> Result<f64, BenchError> {
+    let engine = Engine::open(fresh_dir(dir, "wanwu-dataset").await?, options).await?;
+    let mut points = 0;
+    for (key, data) in series {
+        for chunk in data.chunks(1000) {
+            let mut batch = Batch::new();
+            batch.extend(key.clone(), chunk.to_vec());
+            engine.write(batch).await?;
+        }
+        points += data.len();
+    }
+    engine.compact().await?;
+    let bytes = engine.stats().bytes_on_disk;
+    engine.close().await?;
+    Ok(bytes as f64 / points.max(1) as f64)
 }
 
 /// Runs every benchmark; prints nothing (see [`Report`]'s `Display`).

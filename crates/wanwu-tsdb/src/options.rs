@@ -28,17 +28,22 @@ impl Default for FsyncPolicy {
     }
 }
 
-/// How long data is kept: per tenant, with overrides per (tenant, group). Whole partitions are
-/// dropped once their end is older than the retention. Points already older than the retention
-/// when written are accepted and dropped when the head is flushed.
+/// How long data is kept: per tenant, with overrides per group (e.g. a product), in one tenant
+/// or in all. The most specific entry wins: (tenant, group), then the group in all tenants,
+/// then the tenant, then the default. Whole partitions are dropped once their end is older
+/// than the retention. Points already older than the retention when written are accepted and
+/// dropped when the head is flushed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Retention {
     /// For tenants without their own entry; `None` keeps data forever.
     pub default: Option<Duration>,
     /// Per tenant.
     pub tenants: HashMap<String, Duration>,
-    /// Per (tenant, group), where the group comes from [`Options::series_group`].
+    /// Per (tenant, group), where the group is given by the series' first write
+    /// ([`crate::Batch::in_group`]) or by [`Options::series_group`].
     pub groups: HashMap<(String, String), Duration>,
+    /// Per group, in every tenant without its own (tenant, group) entry.
+    pub groups_in_all_tenants: HashMap<String, Duration>,
 }
 
 impl Retention {
@@ -46,6 +51,7 @@ impl Retention {
     pub fn of(&self, tenant: &str, group: &str) -> Option<Duration> {
         self.groups
             .get(&(tenant.to_owned(), group.to_owned()))
+            .or_else(|| self.groups_in_all_tenants.get(group))
             .or_else(|| self.tenants.get(tenant))
             .copied()
             .or(self.default)
@@ -81,7 +87,8 @@ pub struct Options {
     pub maintenance_interval: Duration,
     /// Retention policy; can be changed later with `Engine::set_retention`.
     pub retention: Retention,
-    /// Retention group of a new series; `None` puts every series in the tenant's group "".
+    /// Retention group of a new series written without [`crate::Batch::in_group`]; `None`
+    /// puts such series in the tenant's group "".
     pub series_group: Option<SeriesGroupFn>,
     /// Fault injection for tests of disk-full and I/O-error handling.
     pub write_fault: Option<WriteFault>,

@@ -172,12 +172,21 @@ pub enum Order {
 pub struct Batch {
     pub(crate) entries: Vec<(SeriesKey, Vec<Point>)>,
     pub(crate) points: usize,
+    pub(crate) group: Option<String>,
 }
 
 impl Batch {
     /// An empty batch.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Puts the series this batch creates into retention group `group` (e.g. the device's
+    /// product) instead of the one `Options::series_group` chooses. A series keeps the group
+    /// of its first write.
+    pub fn in_group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
     }
 
     /// Adds one point; consecutive points of the same series share one entry.

@@ -221,12 +221,10 @@ impl Resolver<'_> {
                 let id = SeriesId::try_from(self.state.series.len() + self.new_defs.len())
                     .map_err(|_| Error::TooManySeries)?;
                 let ty = first.value.value_type();
-                let group = self
-                    .shared
-                    .opts
-                    .series_group
-                    .as_ref()
-                    .and_then(|f| f(key))
+                let group = batch
+                    .group
+                    .clone()
+                    .or_else(|| self.shared.opts.series_group.as_ref().and_then(|f| f(key)))
                     .unwrap_or_default();
                 self.new_index.insert(key.clone(), self.new_defs.len());
                 self.new_defs.push(SeriesDef {

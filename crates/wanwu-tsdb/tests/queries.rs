@@ -378,6 +378,7 @@ async fn retention_drops_whole_partitions_per_tenant_and_group() {
             ("t1".to_owned(), "short-lived".to_owned()),
             Duration::from_secs(86_400),
         )]),
+        ..Retention::default()
     });
     let now = 10 * day;
     let dropped = engine.enforce_retention(now).await.unwrap();
@@ -403,6 +404,62 @@ async fn retention_drops_whole_partitions_per_tenant_and_group() {
         vec![7, 8, 9],
         "dropped partitions stay dropped"
     );
+}
+
+#[tokio::test]
+async fn a_batch_names_the_group_of_its_new_series_for_retention_in_all_tenants() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = 86_400_000i64;
+    let opts = Options {
+        partition: Duration::from_secs(86_400),
+        ..Options::default()
+    };
+    let engine = Engine::open(dir.path(), opts).await.unwrap();
+    let meter = SeriesKey::new("t1", "m-1", "kwh");
+    let meter_t2 = SeriesKey::new("t2", "m-2", "kwh");
+    let station = SeriesKey::new("t1", "st-1", "pm25");
+    for (key, group) in [
+        (&meter, Some("meters")),
+        (&meter_t2, Some("meters")),
+        (&station, None),
+    ] {
+        let mut batch = Batch::new();
+        for d in 0..10 {
+            batch.push(key, d * day + 1000, Value::I64(d));
+        }
+        let batch = match group {
+            Some(group) => batch.in_group(group),
+            None => batch,
+        };
+        engine.write(batch).await.unwrap();
+    }
+    // A later batch naming another group does not move an existing series.
+    let mut late = Batch::new();
+    late.push(&meter, 9 * day + 2000, Value::I64(99));
+    engine.write(late.in_group("other")).await.unwrap();
+    engine.flush().await.unwrap();
+    engine.set_retention(Retention {
+        default: Some(Duration::from_secs(5 * 86_400)),
+        groups_in_all_tenants: HashMap::from([("meters".to_owned(), Duration::from_secs(86_400))]),
+        groups: HashMap::from([(
+            ("t2".to_owned(), "meters".to_owned()),
+            Duration::from_secs(2 * 86_400),
+        )]),
+        ..Retention::default()
+    });
+    engine.enforce_retention(10 * day).await.unwrap();
+    let days = |key: &SeriesKey| {
+        let mut days: Vec<i64> = all_points(&engine, key)
+            .iter()
+            .map(|p| p.ts / day)
+            .collect();
+        days.dedup();
+        days
+    };
+    assert_eq!(days(&meter), vec![9], "group in all tenants: 1 day");
+    assert_eq!(days(&meter_t2), vec![8, 9], "(tenant, group) wins: 2 days");
+    assert_eq!(days(&station), vec![5, 6, 7, 8, 9], "default: 5 days");
+    engine.close().await.unwrap();
 }
 
 #[tokio::test]

@@ -29,12 +29,17 @@
 //! max_future_skew_s = 300
 //! max_batch_points = 1000
 //!
+//! [tsdb.product_retention_days]  # per product, over retention_days (at least 1 day)
+//! # "aq" = 30                   # product aq in every tenant
+//! # "t2/aq" = 90                # product aq of tenant t2
+//!
 //! [log]
 //! filter = "info"
 //! ```
 
 use anyhow::Context;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -183,6 +188,9 @@ pub struct TsdbConfig {
     pub max_future_skew_s: u64,
     /// Most points one telemetry payload may carry (at most 1000).
     pub max_batch_points: usize,
+    /// Retention per product in days (at least 1), over `retention_days`: `"aq"` names
+    /// product `aq` in every tenant, `"t2/aq"` only in tenant `t2` (which wins).
+    pub product_retention_days: BTreeMap<String, u64>,
 }
 
 impl Default for TsdbConfig {
@@ -197,6 +205,7 @@ impl Default for TsdbConfig {
             max_buckets: tsdb.max_buckets,
             max_future_skew_s: ingest.max_future_skew.as_secs(),
             max_batch_points: ingest.max_batch_points,
+            product_retention_days: BTreeMap::new(),
         }
     }
 }
@@ -237,6 +246,7 @@ impl TsdbConfig {
         if self.retention_days > 0 {
             tsdb.retention.default = Some(Duration::from_secs(self.retention_days * 86_400));
         }
+        self.add_product_retention(&mut tsdb.retention)?;
         Ok(TelemetryOptions {
             tsdb,
             ingest: IngestConfig {
@@ -244,6 +254,38 @@ impl TsdbConfig {
                 max_future_skew: Duration::from_secs(self.max_future_skew_s),
             },
         })
+    }
+}
+
+impl TsdbConfig {
+    /// Adds `product_retention_days` to `retention`: each series of a device lives in the
+    /// retention group of the device's product.
+    fn add_product_retention(
+        &self,
+        retention: &mut wanwu_core::tsdb::Retention,
+    ) -> anyhow::Result<()> {
+        for (name, &days) in &self.product_retention_days {
+            anyhow::ensure!(
+                (1..=36_500).contains(&days),
+                "[tsdb.product_retention_days] {name:?}: days must be between 1 and 36500"
+            );
+            let keep = Duration::from_secs(days * 86_400);
+            let valid = |part: &str| !part.is_empty() && !part.contains('/');
+            match name.split_once('/') {
+                None if valid(name) => {
+                    retention.groups_in_all_tenants.insert(name.clone(), keep);
+                }
+                Some((tenant, product)) if valid(tenant) && valid(product) => {
+                    retention
+                        .groups
+                        .insert((tenant.to_owned(), product.to_owned()), keep);
+                }
+                _ => anyhow::bail!(
+                    "[tsdb.product_retention_days] {name:?}: expected \"PRODUCT\" or \"TENANT/PRODUCT\""
+                ),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -308,6 +350,24 @@ mod tests {
         let too_big: Config = toml::from_str("[tsdb]\nmax_batch_points = 5000\n").unwrap();
         assert!(too_big.tsdb.options().is_err());
         assert!(toml::from_str::<Config>("[tsdb]\nfsync = \"sometimes\"\n").is_err());
+    }
+
+    #[test]
+    fn product_retention_becomes_retention_groups() {
+        let config: Config = toml::from_str(
+            "[tsdb]\nretention_days = 365\n[tsdb.product_retention_days]\naq = 30\n\"t2/aq\" = 90\n",
+        )
+        .unwrap();
+        let retention = config.tsdb.options().unwrap().tsdb.retention;
+        let days = |d: u64| Some(Duration::from_secs(d * 86_400));
+        assert_eq!(retention.of("default", "aq"), days(30));
+        assert_eq!(retention.of("t2", "aq"), days(90));
+        assert_eq!(retention.of("t2", "meter"), days(365));
+        for bad in ["\"\" = 3", "\"a/b/c\" = 3", "\"/aq\" = 3", "aq = 0"] {
+            let config: Config =
+                toml::from_str(&format!("[tsdb.product_retention_days]\n{bad}\n")).unwrap();
+            assert!(config.tsdb.options().is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

@@ -71,6 +71,17 @@ fn ingest_reports_its_table() {
         !out.contains("== bench query:"),
         "ingest ran query too:\n{out}"
     );
+    // Baselines in the same run (scripts/install-test-deps installs them) and the
+    // end-to-end MQTT run through a real `wanwu serve`.
+    for baseline in ["sqlite", "postgresql", "victoria-metrics"] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("measure") && l.contains(baseline)),
+            "no {baseline} table in:\n{out}"
+        );
+    }
+    let [e2e, victoria, _] = figures(&out, "end-to-end over the network, points/s");
+    assert!(e2e > 0.0 && victoria > 0.0, "nothing acknowledged in:\n{out}");
 }
 
 #[test]

@@ -206,6 +206,8 @@ impl Ingest {
 }
 
 /// The store batch of `points` of `device`, one entry per key; and the number of values.
+/// A device's series belong to the retention group of its product, so that retention can be
+/// set per product.
 fn batch_of(device: &DevicePrincipal, points: &[Point]) -> (Batch, usize) {
     let mut by_key: BTreeMap<&str, Vec<wanwu_tsdb::Point>> = BTreeMap::new();
     for point in points {
@@ -216,7 +218,7 @@ fn batch_of(device: &DevicePrincipal, points: &[Point]) -> (Batch, usize) {
                 .push(wanwu_tsdb::Point::new(point.ts, to_stored(value)));
         }
     }
-    let mut batch = Batch::new();
+    let mut batch = Batch::new().in_group(device.product.as_str());
     for (key, points) in by_key {
         batch.extend(
             SeriesKey::new(device.tenant.as_str(), device.device.as_str(), key),

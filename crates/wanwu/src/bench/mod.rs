@@ -5,6 +5,7 @@
 //! machine's facts. `--quick` runs small sizes: a smoke run that proves each benchmark
 //! completes and reports numbers, not figures to publish.
 
+mod ingest;
 mod machine;
 mod mqtt;
 mod registry;
@@ -29,7 +30,8 @@ pub struct BenchArgs {
 /// The benchmarks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Which {
-    /// Time-series ingest and disk use against SQLite.
+    /// Time-series ingest and disk use against SQLite, PostgreSQL and VictoriaMetrics;
+    /// end-to-end MQTT ingest through `wanwu serve`.
     Ingest,
     /// Time-series queries against SQLite.
     Query,
@@ -50,9 +52,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let wants = |w: Which| args.which == w || args.which == Which::All;
     let mut tables: Vec<Table> = Vec::new();
     if wants(Which::Ingest) || wants(Which::Query) {
-        let (ingest, query) = tsdb::run(args.quick)?;
+        let (engine_table, query) = tsdb::run(args.quick)?;
         if wants(Which::Ingest) {
-            tables.push(ingest);
+            let (devices, days) = tsdb::dataset_size(args.quick);
+            let engine = ingest::EngineFigures::from_table(&engine_table, devices, days)?;
+            tables.push(engine_table);
+            tables.extend(ingest::run(args.quick, engine)?);
         }
         if wants(Which::Query) {
             tables.push(query);

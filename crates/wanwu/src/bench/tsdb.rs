@@ -8,9 +8,8 @@ use wanwu_tsdb::bench::{BenchOptions, Report};
 pub fn run(quick: bool) -> anyhow::Result<(Table, Table)> {
     let dir = tempfile::tempdir().context("creating the benchmark's work directory")?;
     let mut options = BenchOptions::new(dir.path());
+    (options.devices, options.days) = dataset_size(quick);
     if quick {
-        options.devices = 20;
-        options.days = 1;
         options.query_runs = 3;
     }
     let setup = format!(
@@ -30,6 +29,11 @@ pub fn run(quick: bool) -> anyhow::Result<(Table, Table)> {
         rows,
     };
     Ok((table("ingest", ingest), table("query", query)))
+}
+
+/// Series and days of the ingest dataset: 1,000 x 7, or 20 x 1 with `--quick`.
+pub fn dataset_size(quick: bool) -> (usize, usize) {
+    if quick { (20, 1) } else { (1_000, 7) }
 }
 
 /// Ingest and disk measures on one side, queries on the other.
