@@ -63,10 +63,12 @@ export async function render(root, ctx) {
     card('Rules', rulesHost),
     card('Scenes', scenesHost),
   );
-  await Promise.all([
+  const rulesMessage = h('div', { class: 'form-message', 'aria-live': 'polite' });
+  const loadRules = () =>
     loadInto(ctx, rulesHost, {
       feature: 'Rules',
       path: '/rules',
+      quiet: true,
       load: async () => {
         const { items } = await fetchAll(ctx, '/rules', { max: 2000 });
         if (!items.length) {
@@ -79,7 +81,7 @@ export async function render(root, ctx) {
             [
               { label: 'Rule', cell: (r) => h('a', { href: link(['rules', r.id]) }, r.name || r.id, h('span', { class: 'muted' }, ` ${r.id}`)) },
               { label: 'Trigger', cell: (r) => [r.trigger?.type ?? '—', r.trigger?.kinds ? h('span', { class: 'muted small' }, ` ${r.trigger.kinds.join(', ')}`) : null] },
-              { label: 'Enabled', cell: (r) => (r.enabled === false ? 'no' : 'yes') },
+              { label: 'Enabled', cell: (r) => [h('span', { dataset: { ruleEnabled: String(r.enabled !== false) } }, r.enabled === false ? 'no' : 'yes'), ' ', enableToggle(ctx, r, rulesMessage, loadRules)] },
               { label: 'Evaluations', cell: (r) => String(ruleMetrics(r).evaluations), class: 'num' },
               { label: 'Matches', cell: (r) => String(ruleMetrics(r).matches), class: 'num' },
               { label: 'Fired', cell: (r) => String(ruleMetrics(r).firings), class: 'num' },
@@ -90,9 +92,13 @@ export async function render(root, ctx) {
             items,
             { caption: 'Rules' },
           ),
+          rulesMessage,
         );
       },
-    }),
+    });
+  replace(rulesHost, loading());
+  await Promise.all([
+    loadRules(),
     loadInto(ctx, scenesHost, {
       feature: 'Scenes',
       path: '/scenes',
@@ -146,6 +152,33 @@ export async function render(root, ctx) {
     }),
   ]);
   return undefined;
+}
+
+/** For writers: a button that disables an enabled rule or enables a disabled one. */
+function enableToggle(ctx, rule, message, reload) {
+  const verb = rule.enabled === false ? 'enable' : 'disable';
+  if (!ctx.canWrite || !ctx.caps.has('post', `/rules/${seg(rule.id)}/${verb}`)) return null;
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: 'small secondary',
+      'aria-label': `${verb === 'enable' ? 'Enable' : 'Disable'} rule ${rule.name || rule.id}`,
+      onclick: async (e) => {
+        replace(message);
+        await busy(e.currentTarget, async () => {
+          try {
+            await ctx.api.post(`/rules/${seg(rule.id)}/${verb}`, {});
+            toast(`Rule ${rule.name || rule.id} ${verb}d`, 'ok');
+            await reload();
+          } catch (err) {
+            if (err?.name !== 'AbortError') replace(message, errorBox(err, `The rule was not ${verb}d`));
+          }
+        });
+      },
+    },
+    verb === 'enable' ? 'Enable' : 'Disable',
+  );
 }
 
 async function renderEditor(root, ctx) {

@@ -298,7 +298,7 @@ flow('rules: the JSON editor checks syntax and the dry run answers', ['POST /rul
   browser.problems.length = 0;
 });
 
-flow('rules are listed with their metrics; an invalid rule is refused with its position', ['GET /rules', 'POST /rules'], async () => {
+flow('rules are listed with their metrics, disabled and enabled; an invalid rule is refused with its position', ['GET /rules', 'POST /rules', 'POST /rules/{id}/disable', 'POST /rules/{id}/enable'], async () => {
   // The rule of the alarm flow has been evaluating the device's telemetry since.
   await go('#/rules');
   const row = page.locator('tbody tr', { has: page.getByRole('link', { name: /PM2.5 high/ }) });
@@ -307,6 +307,13 @@ flow('rules are listed with their metrics; an invalid rule is refused with its p
   assert.ok(Number(evaluations) > 0, `evaluations ${evaluations}`);
   assert.ok(Number(fired) >= 1, `fired ${fired}`);
   await browser.screenshot('rules');
+  // Disabled and enabled again from the list.
+  await page.getByRole('button', { name: 'Disable rule PM2.5 high' }).click();
+  await page.getByRole('button', { name: 'Enable rule PM2.5 high' }).waitFor();
+  assert.equal((await rest.ok('GET', '/rules/pm25-high')).enabled, false);
+  await page.getByRole('button', { name: 'Enable rule PM2.5 high' }).click();
+  await page.getByRole('button', { name: 'Disable rule PM2.5 high' }).waitFor();
+  assert.equal((await rest.ok('GET', '/rules/pm25-high')).enabled, true);
   await page.getByRole('link', { name: 'New rule' }).click();
   await page.getByLabel('Rule as JSON').fill(JSON.stringify({ id: 'broken', name: 'Broken', trigger: { type: 'message', kinds: ['telemetry'] }, condition: 'msg.values.pm25 >', actions: [] }));
   browser.allow('/api/v1/rules');
