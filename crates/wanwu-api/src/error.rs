@@ -26,6 +26,23 @@ pub struct ErrorDetail {
     pub details: serde_json::Value,
 }
 
+impl ErrorDetail {
+    /// An error without details.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        ErrorDetail {
+            code,
+            message: message.into(),
+            details: serde_json::Value::Null,
+        }
+    }
+
+    /// The same error with `details`.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
 /// A failed request: status, code, message and details.
 #[derive(Debug)]
 pub struct ApiError {

@@ -3,7 +3,8 @@
 //! [`app`] builds the whole HTTP service on an [`AppState`]: the REST API under `/api/v1`
 //! (one module per route family in [`routes`]), `/health` and `/metrics` at the root, the
 //! OpenAPI document at `/api/v1/openapi.json`, Swagger UI at `/api/docs` (served from the
-//! binary), MQTT over WebSocket at `/mqtt` ([`mqtt_ws`]), and the web console at `/`.
+//! binary), MQTT over WebSocket at `/mqtt` ([`mqtt_ws`]), live data over WebSocket at
+//! `/api/v1/ws` ([`ws`]), and the web console at `/`.
 //! Errors are `{"error": {"code", "message", "details"}}` ([`error`]).
 
 pub mod console;
@@ -14,6 +15,7 @@ pub mod mqtt_ws;
 pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod ws;
 
 pub use state::{ApiConfig, AppState};
 
@@ -31,10 +33,12 @@ pub const DOCS_PATH: &str = "/api/docs";
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = openapi::router_with_document();
     let max_body = state.config.max_body_bytes;
+    let live = ws::Hub::start(&state.platform);
     router
         .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
         .route(mqtt_ws::MQTT_WS_PATH, axum::routing::get(mqtt_ws::upgrade))
         .route_layer(axum::middleware::from_fn(metrics::track_requests))
+        .layer(axum::Extension(live))
         .fallback(console::serve)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TraceLayer::new_for_http())

@@ -34,6 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "twin", description = "Device twins: reported and desired state"),
         (name = "commands", description = "Commands to devices: send and wait, queue, lifecycle"),
         (name = "events", description = "Device events of the thing model"),
+        (name = "live", description = "Live data over WebSocket: telemetry, events, presence, twin, alarms, commands"),
         (name = "system", description = "Health and metrics")
     )
 )]

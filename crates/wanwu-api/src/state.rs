@@ -8,12 +8,15 @@ use wanwu_core::Platform;
 pub struct ApiConfig {
     /// Largest request body accepted, in bytes (larger bodies get 413).
     pub max_body_bytes: usize,
+    /// The live-data WebSocket.
+    pub ws: crate::ws::WsConfig,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             max_body_bytes: 2 * 1024 * 1024,
+            ws: crate::ws::WsConfig::default(),
         }
     }
 }

@@ -33,6 +33,10 @@
 //! # "aq" = 30                   # product aq in every tenant
 //! # "t2/aq" = 90                # product aq of tenant t2
 //!
+//! [ws]
+//! queue = 1024                # frames held per live-data socket; a full queue closes it (4008)
+//! max_subscriptions = 64      # subscriptions per live-data socket
+//!
 //! [log]
 //! filter = "info"
 //! ```
@@ -58,6 +62,8 @@ pub struct Config {
     pub mqtt: MqttConfig,
     /// Telemetry storage and ingest limits.
     pub tsdb: TsdbConfig,
+    /// The live-data WebSocket.
+    pub ws: WsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -69,6 +75,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             mqtt: MqttConfig::default(),
             tsdb: TsdbConfig::default(),
+            ws: WsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -286,6 +293,40 @@ impl TsdbConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// `[ws]`: the live-data WebSocket at `/api/v1/ws`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WsConfig {
+    /// Frames held for one socket; a socket whose queue fills up is closed with 4008.
+    pub queue: usize,
+    /// Most subscriptions open at once on one socket.
+    pub max_subscriptions: usize,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        let api = wanwu_api::ws::WsConfig::default();
+        WsConfig {
+            queue: api.queue,
+            max_subscriptions: api.max_subscriptions,
+        }
+    }
+}
+
+impl WsConfig {
+    /// The API's settings; a zero is refused.
+    pub fn settings(&self) -> anyhow::Result<wanwu_api::ws::WsConfig> {
+        anyhow::ensure!(
+            self.queue > 0 && self.max_subscriptions > 0,
+            "[ws] queue and max_subscriptions must be at least 1"
+        );
+        Ok(wanwu_api::ws::WsConfig {
+            queue: self.queue,
+            max_subscriptions: self.max_subscriptions,
+        })
     }
 }
 

@@ -148,6 +148,7 @@ pub async fn serve_with(
         metrics: Some(metrics),
         config: ApiConfig {
             max_body_bytes: config.http.max_body_bytes,
+            ws: config.ws.settings()?,
         },
     };
     let broker = Broker::start(

@@ -63,6 +63,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/devices/{id}/commands"),
     ("get", "/api/v1/commands/{id}"),
     ("get", "/api/v1/devices/{id}/events"),
+    ("get", "/api/v1/ws"),
     ("post", "/api/v1/devices/{id}/telemetry"),
     ("get", "/api/v1/devices/{id}/telemetry"),
     ("delete", "/api/v1/devices/{id}/telemetry"),

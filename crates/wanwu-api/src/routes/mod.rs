@@ -38,6 +38,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(whoami::router())
         .merge(commands::router())
         .merge(events::router())
+        .merge(crate::ws::router())
 }
 
 /// The routes at the root: `/health`, `/metrics`.

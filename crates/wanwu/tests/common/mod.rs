@@ -46,6 +46,21 @@ pub fn text(output: &std::process::Output) -> String {
     )
 }
 
+/// Publishes `payload` on `topic` with QoS 1 as `device` (its `token` as password) on
+/// `server`'s MQTT listener; fails the test unless `mosquitto_pub` succeeds.
+pub fn device_publish(server: &Server, device: &str, token: &str, topic: &str, payload: &str) {
+    let port = server.mqtt.expect("MQTT listener").port();
+    let args = [
+        "-u", device, "-P", token, "-q", "1", "-t", topic, "-m", payload,
+    ];
+    let out = mosquitto("mosquitto_pub", port, &args);
+    assert!(
+        out.status.success(),
+        "mosquitto_pub {topic}: {}",
+        text(&out)
+    );
+}
+
 /// Path of the binary under test.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_wanwu")
@@ -550,6 +565,24 @@ pub async fn provision_station(api: &Api) {
         serde_json::json!({"id": "st-1", "product": "aq", "asset": "sh"}),
     )
     .await;
+}
+
+/// Creates a device (`body` as for `POST /devices`); returns its token.
+pub async fn create_device(api: &Api, body: serde_json::Value) -> String {
+    api.create("/api/v1/devices", body).await["token"]
+        .as_str()
+        .expect("device token")
+        .to_owned()
+}
+
+/// Telemetry of `device` over HTTP with its `token`; fails the test unless accepted.
+pub async fn ingest(server: &Server, device: &str, token: &str, payload: serde_json::Value) {
+    server
+        .anonymous()
+        .with_token(token)
+        .post(&format!("/api/v1/devices/{device}/telemetry"), payload)
+        .await
+        .expect(200);
 }
 
 /// Creates an API token with `role` in the caller's tenant (or `tenant`); returns the secret.
