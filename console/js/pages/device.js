@@ -185,7 +185,7 @@ function createLiveState(ctx, base, product, hosts, rangeButtons) {
         replace(hosts.charts, hostsByKey.map(([p, el]) => h('figure', { class: 'chart-fig' }, h('figcaption', {}, p.name || p.id, p.unit ? h('span', { class: 'muted' }, ` ${p.unit}`) : null, h('span', { class: 'muted small', dataset: { pointsFor: p.id } }, '')), el)));
         hostsByKey.forEach(([p, el], i) => {
           const column = columns.get(p.id) || { xs: [], ys: [] };
-          const chart = chartModule.lineChart(el, { label: p.name || p.id, unit: p.unit, column, colour: COLOURS[i % COLOURS.length] });
+          const chart = chartModule.lineChart(el, { label: p.name || p.id, unit: p.unit, column, spanMs: RANGES[rangeKey].ms, colour: COLOURS[i % COLOURS.length] });
           charts.set(p.id, { chart, column });
           countPoints(p.id);
         });
