@@ -10,11 +10,11 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 let built = null;
 
-/** The wanwu binary: $WANWU_BIN, or a debug build made once in the console's own target dir. */
+/** The wanwu binary: $WANWU_BIN, or a debug build made once (in $CARGO_TARGET_DIR, else `target`). */
 export function wanwuBinary() {
   if (process.env.WANWU_BIN) return process.env.WANWU_BIN;
   if (built) return built;
-  const target = process.env.CARGO_TARGET_DIR_CONSOLE || '/root/.cache/wanwu/target-console';
+  const target = process.env.CARGO_TARGET_DIR || join(repoRoot, 'target');
   execFileSync('cargo', ['build', '-p', 'wanwu', '--quiet'], { cwd: repoRoot, stdio: 'inherit', env: { ...process.env, CARGO_TARGET_DIR: target } });
   built = join(target, 'debug', 'wanwu');
   return built;
