@@ -12,6 +12,8 @@ mod registry;
 mod rules;
 mod table;
 mod tsdb;
+mod ws;
+mod ws_twin;
 
 use clap::{Args, ValueEnum};
 use table::Table;
@@ -42,6 +44,9 @@ enum Which {
     Registry,
     /// The MQTT broker of `wanwu serve` against mosquitto.
     Mqtt,
+    /// Live telemetry to 100 WebSocket subscribers against 100 MQTT subscribers of
+    /// mosquitto; twin updates per second against retained messages in mosquitto.
+    Ws,
     /// Every benchmark above, one after the other.
     All,
 }
@@ -71,6 +76,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wants(Which::Mqtt) {
         tables.push(mqtt::run(args.quick)?);
+    }
+    if wants(Which::Ws) {
+        tables.extend(ws::run(args.quick)?);
     }
     for table in &tables {
         print!("{}", table.render(&machine));
