@@ -524,3 +524,50 @@ async fn rules_and_scenes_are_managed_per_tenant_and_survive_restart() {
         .await
         .expect_error(404, "not_found");
 }
+
+#[tokio::test]
+async fn device_events_and_presence_trigger_rules() {
+    let server = Server::start();
+    let admin = server.admin();
+    let token = station(&admin).await;
+    for rule in [
+        json!({"id": "on-fail", "trigger": {"type": "message", "kinds": ["event"]},
+               "condition": "msg.event == 'fail'",
+               "actions": [{"type": "raise_alarm", "alarm": "failed", "severity": "critical",
+                            "details": {"code": "${values.code}"}}]}),
+        json!({"id": "on-online", "trigger": {"type": "message", "kinds": ["presence"]},
+               "condition": "msg.values.online",
+               "actions": [{"type": "raise_alarm", "alarm": "came_online", "severity": "info"}]}),
+    ] {
+        admin.post("/api/v1/rules", rule).await.expect(201);
+    }
+    let mqtt = server.mqtt.expect("MQTT").port();
+    let out = mosquitto(
+        "mosquitto_pub",
+        mqtt,
+        &[
+            "-u",
+            "st-1",
+            "-P",
+            &token,
+            "-q",
+            "1",
+            "-t",
+            "devices/st-1/events/fail",
+            "-m",
+            r#"{"params": {"code": 7}}"#,
+        ],
+    );
+    assert!(out.status.success(), "{}", common::text(&out));
+    let alarms = eventually("alarms of the event and the presence", || async {
+        let alarms = alarms_of(&admin, "st-1").await;
+        let has = |t: &str| alarms.iter().any(|a| a["type"] == t);
+        (has("failed") && has("came_online")).then_some(alarms)
+    })
+    .await;
+    let failed = alarms
+        .iter()
+        .find(|a| a["type"] == "failed")
+        .expect("failed");
+    assert_eq!(failed["details"]["code"], 7, "{failed}");
+}
