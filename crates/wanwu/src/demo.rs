@@ -7,6 +7,7 @@
 //! real MQTT until SIGINT or SIGTERM: the devices stop first, then the platform.
 
 use crate::config::Config;
+use crate::demo_rules::city_rules;
 use crate::serve::{Ready, init_tracing, runtime, serve_with, shutdown_signal};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -15,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{oneshot, watch};
-use wanwu_sim::{ApiClient, CityPlan, SimOptions, demo_city, drive};
+use wanwu_sim::{ApiClient, CityPlan, Credentials, SimError, SimOptions, demo_city, drive};
 
 /// Wall time between two readings of one device.
 const READING_INTERVAL: Duration = Duration::from_secs(5);
@@ -160,12 +161,13 @@ async fn run_city(
     let plan = args.plan();
     let options = args.options(ready, token.clone());
     let api = ApiClient::new(&options.api_url, &token)?;
+    let rules = city_rules(&plan);
     let credentials = tokio::select! {
-        provisioned = api.provision(&plan) => provisioned.context("provisioning the demo city")?,
+        provisioned = provision(&api, &plan, &rules) => provisioned.context("provisioning the demo city")?,
         () = until_true(signalled.clone()) => return Ok(()),
     };
     let summary = format!(
-        "wanwu demo: the city of Haixin, {} assets, {} devices (seed {}, speed {}x)\n\
+        "wanwu demo: the city of Haixin, {} assets, {} devices, {} rules (seed {}, speed {}x)\n\
          console:     http://{}/\n\
          admin token: {token}\n\
          MQTT:        {}\n\
@@ -173,6 +175,7 @@ async fn run_city(
          Ctrl-C stops the devices, then the platform.",
         plan.assets.len(),
         plan.devices.len(),
+        rules.len(),
         args.seed,
         args.speed,
         reachable(ready.http),
@@ -187,6 +190,21 @@ async fn run_city(
     print!("{outcome}");
     std::io::stdout().flush().ok();
     Ok(())
+}
+
+/// Creates the plan's products, assets and devices, then `rules` (those that exist are
+/// left as they are); the devices' credentials.
+async fn provision(
+    api: &ApiClient,
+    plan: &CityPlan,
+    rules: &[serde_json::Value],
+) -> Result<Vec<Credentials>, SimError> {
+    let credentials = api.provision(plan).await?;
+    for rule in rules {
+        let context = format!("creating rule {}", rule["id"]);
+        api.create("/rules", rule, &context).await?;
+    }
+    Ok(credentials)
 }
 
 /// Resolves once `flag` is true (or its sender is gone).

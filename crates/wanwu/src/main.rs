@@ -6,6 +6,7 @@
 mod bench;
 mod config;
 mod demo;
+mod demo_rules;
 mod serve;
 mod sim;
 

@@ -1,7 +1,7 @@
 //! `wanwu demo` through the real binary: it serves, provisions the demo city through its
 //! own API, runs the devices over MQTT, and is seen from outside through the REST API:
-//! the city's assets, devices online, telemetry flowing. SIGINT and SIGTERM stop it
-//! cleanly.
+//! the city's assets, devices online, telemetry flowing, a rule fired. Street lights obey
+//! commands and the desired twin. SIGINT and SIGTERM stop it cleanly.
 
 mod common;
 
@@ -90,6 +90,31 @@ async fn the_city_comes_online_with_data_flowing_and_sigterm_stops_it() {
     })
     .await;
     assert!(values["pm10"].is_object(), "{values}");
+
+    // The example rules are stored, and the AQI rule fires on every station reading,
+    // writing the index as derived telemetry.
+    let rules = items(&api, "/api/v1/rules?limit=100").await;
+    let rule_ids: Vec<&str> = rules.iter().filter_map(|r| r["id"].as_str()).collect();
+    for id in [
+        "aqi",
+        "pm25-high",
+        "water-leak",
+        "transformer-overload",
+        "street-lights-evening",
+    ] {
+        assert!(rule_ids.contains(&id), "no rule {id} in {rule_ids:?}");
+    }
+    let aqi = eventually("the AQI rule fired and derived aqi", async || {
+        let rule = api.get("/api/v1/rules/aqi").await;
+        let fired = rule.body["metrics"]["firings"].as_u64().unwrap_or(0) > 0;
+        let latest = api
+            .get(&format!("/api/v1/devices/{station}/telemetry/latest"))
+            .await;
+        let aqi = latest.body["values"]["aqi"]["value"].as_i64();
+        aqi.filter(|_| fired)
+    })
+    .await;
+    assert!((0..=500).contains(&aqi), "aqi {aqi}");
 
     let lines = server.stdout_lines().join("\n");
     assert!(
