@@ -3,6 +3,7 @@
 import { h, replace, card, unavailable } from '../dom.js';
 import { showAlarms } from '../alarmlist.js';
 import { link } from '../router.js';
+import { openLive, subscribeFrame } from '../live.js';
 
 /** Page title. */
 export const title = 'Alarms';
@@ -39,5 +40,9 @@ export async function render(root, ctx) {
   const host = h('div', {});
   replace(root, h('div', { class: 'page-head' }, h('h1', {}, 'Alarms')), card('Filter', form), card('Alarms', host));
   const query = { status: q.status === 'any' ? undefined : q.status, severity: q.severity, device: q.device, limit: 200 };
-  await showAlarms(ctx, host, query);
+  const list = await showAlarms(ctx, host, query);
+  // Alarms raised, acknowledged or cleared elsewhere show up without a reload.
+  if (!ctx.caps.has('get', '/ws')) return;
+  const conn = openLive({ token: ctx.token, subscriptions: [subscribeFrame('alarms', { all: true, kinds: ['alarm'] })], onFrame: (frame) => frame.kind === 'alarm' && list.reload() });
+  ctx.onDispose(() => conn.close());
 }
