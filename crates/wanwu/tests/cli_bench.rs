@@ -167,6 +167,26 @@ fn mqtt_reports_its_table_against_mosquitto() {
 }
 
 #[test]
+fn ws_reports_fanout_and_twin_tables_against_mosquitto() {
+    let out = quick_bench("ws");
+    assert_table(
+        &out,
+        "ws",
+        &["deliveries/s", "latency p50, ms", "latency p99, ms"],
+    );
+    assert_table(
+        &out,
+        "twin",
+        &[
+            "desired updates/s, HTTP PATCH",
+            "reported updates/s, MQTT QoS 1",
+        ],
+    );
+    let [delivered, _, _] = figures(&out, "deliveries/s");
+    assert!(delivered > 0.0, "nothing delivered in:\n{out}");
+}
+
+#[test]
 fn unknown_benchmark_is_a_usage_error() {
     let output = Command::new(env!("CARGO_BIN_EXE_wanwu"))
         .args(["bench", "nonsense"])
