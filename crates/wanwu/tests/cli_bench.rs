@@ -194,3 +194,17 @@ fn unknown_benchmark_is_a_usage_error() {
         .expect("running wanwu bench");
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn commands_reports_its_table() {
+    let out = quick_bench("commands");
+    assert_table(
+        &out,
+        "commands",
+        &[
+            "round trip p50, ms",
+            "round trip p99, ms",
+            "round trips/s, one at a time",
+        ],
+    );
+}

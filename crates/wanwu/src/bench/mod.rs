@@ -5,6 +5,7 @@
 //! machine's facts. `--quick` runs small sizes: a smoke run that proves each benchmark
 //! completes and reports numbers, not figures to publish.
 
+mod commands;
 mod ingest;
 mod machine;
 mod mqtt;
@@ -39,6 +40,9 @@ enum Which {
     Query,
     /// The rule stage with 1,000 rules against no rules.
     Rules,
+    /// Command round trips (HTTP -> device -> reply -> HTTP) with 1,000 devices connected
+    /// against request/response through mosquitto.
+    Commands,
     /// Device creation in batches against one transaction per device; device
     /// authentication from the cache against a store lookup.
     Registry,
@@ -70,6 +74,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wants(Which::Rules) {
         tables.push(rules::run(args.quick));
+    }
+    if wants(Which::Commands) {
+        tables.push(commands::run(args.quick)?);
     }
     if wants(Which::Registry) {
         tables.push(registry::run(args.quick)?);
