@@ -32,7 +32,7 @@ function flow(name, needs, fn) {
   if (missing.length) test.todo(`${name} (pending: ${missing.join(', ')} not served yet)`);
   else
     test(name, async () => {
-      browser.problems.length = 0; // each flow answers for its own console errors
+      browser.reset(); // each flow answers for its own console errors
       await fn();
     });
 }
@@ -70,12 +70,12 @@ function assertNoProblems() {
 flow('the console is served at / and a wrong token is refused clearly', ['GET /products'], async () => {
   await page.goto(`${server.url}/`);
   await page.locator('#token').waitFor();
-  browser.allow('/api/v1/products'); // the refused token's 401 is logged by Chromium as a failed load
+  browser.allow('/api/v1/whoami'); // the refused token's 401 is logged by Chromium as a failed load
   await signInAs('not-a-token');
   await page.locator('.error-box').waitFor();
   assert.match(await page.locator('.error-box').innerText(), /not accepted/);
   await browser.screenshot('signin');
-  browser.problems.length = 0;
+  assertNoProblems();
 });
 
 flow('signing in shows the tenant and the role, and the overview', ['GET /devices', 'GET /whoami'], async () => {
@@ -117,6 +117,7 @@ flow('the product editor shows the API validation errors, then creates the produ
   const stored = await rest.ok('GET', '/products/aq');
   assert.deepEqual(stored.properties.map((p) => p.id), ['pm25', 'temperature', 'fan']);
   await browser.screenshot('product-editor');
+  assertNoProblems();
 });
 
 let deviceToken;
@@ -149,6 +150,7 @@ flow('devices are created in bulk from CSV', ['POST /devices:batch'], async () =
   const st3 = await rest.ok('GET', '/devices/st-3');
   assert.deepEqual(st3.location, { lat: 31.25, lon: 121.5 });
   assert.deepEqual(st3.tags, { district: 'west' });
+  assertNoProblems();
 });
 
 const RANGES = { pm25: [20, 60], temperature: [18, 24] };
@@ -296,7 +298,7 @@ flow('rules: the JSON editor checks syntax and the dry run answers', ['POST /rul
   await page.locator('[data-dry-run], .error-box').first().waitFor();
   assert.match(await page.locator('.error-box').innerText(), /condition/);
   await browser.screenshot('rules-editor-error');
-  browser.problems.length = 0;
+  assertNoProblems();
 });
 
 flow('rules are listed with their metrics, disabled and enabled; an invalid rule is refused with its position', ['GET /rules', 'POST /rules', 'POST /rules/{id}/disable', 'POST /rules/{id}/enable'], async () => {
@@ -322,7 +324,7 @@ flow('rules are listed with their metrics, disabled and enabled; an invalid rule
   await page.locator('.error-box').waitFor();
   assert.match(await page.locator('.error-box').innerText(), /condition/);
   assert.equal((await rest.call('GET', '/rules/broken')).status, 404);
-  browser.problems.length = 0;
+  assertNoProblems();
 });
 
 flow('a scene is run from the rules page', ['GET /scenes', 'POST /scenes', 'POST /scenes/{id}/run'], async () => {

@@ -15,7 +15,7 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 /**
  * Launches Chromium with a fresh profile. Returns {context, page, problems, screenshot(name),
  * close()}. `problems` collects page errors and console errors; a failed request the test
- * expects (a 4xx it provoked) can be allowed with `allow(urlPart)`.
+ * expects (a 4xx it provoked) can be allowed with `allow(urlPart)` until `reset()`.
  */
 export async function openBrowser({ width = 1366, height = 900 } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'wanwu-chromium-'));
@@ -41,6 +41,11 @@ export async function openBrowser({ width = 1366, height = 900 } = {}) {
     page,
     problems,
     allow: (part) => allowed.push(part),
+    /** Forgets every allowance and every problem seen so far (each flow starts clean). */
+    reset() {
+      allowed.length = 0;
+      problems.length = 0;
+    },
     screenshot: (name) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true }),
     async close() {
       await context.close();
