@@ -374,6 +374,27 @@ flow('the pages fit a tablet without sideways scrolling', ['GET /devices', 'GET 
   assertNoProblems();
 });
 
+flow('missing things and empty lists have clear states', ['GET /devices/{id}', 'GET /products/{id}', 'GET /alarms'], async () => {
+  browser.allow('/api/v1/devices/no-such-device'); // the 404s this flow asks for
+  browser.allow('/api/v1/products/no-such-product');
+  await go('#/devices/no-such-device');
+  await page.locator('.error-box').waitFor();
+  assert.match(await page.locator('.error-box').innerText(), /No such device/);
+  assert.equal(await page.getByRole('link', { name: 'Back to devices' }).count(), 1);
+  await browser.screenshot('error-device');
+  await go('#/products/no-such-product');
+  await page.locator('.error-box').waitFor();
+  assert.match(await page.locator('.error-box').innerText(), /No such product/);
+  await go('#/no/such/page');
+  await page.getByRole('heading', { name: 'Not found' }).waitFor();
+  await go('#/alarms?status=active&severity=info');
+  await page.getByText('No alarms match.').waitFor();
+  await go('#/devices?q=nothing-matches-this');
+  await page.locator('.empty').first().waitFor();
+  await browser.screenshot('empty-devices');
+  assertNoProblems();
+});
+
 flow('the console is usable from the keyboard', ['GET /devices'], async () => {
   await go('#/');
   await page.reload(); // a fresh document: focus starts at its top
