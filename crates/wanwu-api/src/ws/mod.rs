@@ -75,9 +75,8 @@ pub struct WsQuery {
 /// **Authentication.** Give an API token (any role; viewers may subscribe) as `?token=`, or
 /// send `{"type": "auth", "token": "...", "tenant": "t2"}` as the first frame within 10 s
 /// (`tenant`, `?tenant=` or `X-Wanwu-Tenant` only for the platform admin acting for another
-/// tenant). The
-/// server answers `{"type": "ready", "tenant": "default", "role": "viewer", "queue": 1024,
-/// "max_subscriptions": 64}`. A socket sees only its tenant's devices; its token is checked
+/// tenant). The server answers `{"type": "ready", "tenant": "default", "role": "viewer",
+/// "queue": 1024, "max_subscriptions": 64}`. A socket sees only its tenant's devices; its token is checked
 /// again every 30 s.
 ///
 /// **Subscribing.** `{"type": "subscribe", "id": "s1", "devices": ["d1"], "products": ["aq"],
