@@ -5,7 +5,7 @@ import { listPage, seg } from '../api.js';
 import { openLive, subscribeFrame } from '../live.js';
 import { h, replace, card, empty, unavailable } from '../dom.js';
 import { rate } from '../format.js';
-import { loadInto, fetchAll, counterSum, ratePerSecond } from '../pagekit.js';
+import { loadInto, fetchAll, counterSum, ratePerSecond, throttled } from '../pagekit.js';
 import { link } from '../router.js';
 import { eventTable } from '../eventlist.js';
 
@@ -81,10 +81,11 @@ export async function render(root, ctx) {
     }),
   );
   loads.push(renderRate(ctx, rateHost));
-  loads.push(
+  const loadAlarms = (quiet) =>
     loadInto(ctx, alarmsHost, {
       feature: 'Alarms',
       path: '/alarms',
+      quiet,
       load: async () => {
         const { items } = await fetchAll(ctx, '/alarms', { query: { status: 'active' }, max: 5000 });
         const bySeverity = Object.fromEntries(ALARM_SEVERITIES.map((s) => [s, 0]));
@@ -98,10 +99,24 @@ export async function render(root, ctx) {
           ),
         );
       },
-    }),
-  );
-  loads.push(renderEvents(ctx, eventsHost));
+    });
+  loads.push(loadAlarms(false));
+  const eventsLoad = renderEvents(ctx, eventsHost);
+  loads.push(eventsLoad);
   await Promise.all(loads);
+  if (!ctx.caps.has('get', '/ws')) return;
+  // Live: new events on top of the list, alarm counts recounted when an alarm changes.
+  const events = await eventsLoad;
+  const recountAlarms = throttled(() => loadAlarms(true));
+  const conn = openLive({
+    token: ctx.token,
+    subscriptions: [subscribeFrame('overview', { all: true, kinds: ['event', 'alarm'] })],
+    onFrame: (frame) => {
+      if (frame.kind === 'event') events.add({ ...frame.data, device: frame.device });
+      else if (frame.kind === 'alarm') recountAlarms();
+    },
+  });
+  ctx.onDispose(() => conn.close());
 }
 
 async function renderRate(ctx, host) {
@@ -149,7 +164,7 @@ const RECENT_EVENTS = 10;
 
 /**
  * Recent events of the tenant: the events of the last 24 h of the most recently seen online
- * devices (events are kept per device), newest first; live event frames are added on top.
+ * devices (events are kept per device), newest first. Returns {add(event)} for live events.
  */
 async function renderEvents(ctx, host) {
   let shown = [];
@@ -172,16 +187,12 @@ async function renderEvents(ctx, host) {
       draw();
     },
   });
-  if (!ctx.caps.has('get', '/ws')) return;
-  const conn = openLive({
-    token: ctx.token,
-    subscriptions: [subscribeFrame('events', { all: true, kinds: ['event'] })],
-    onFrame: (frame) => {
-      if (frame.kind !== 'event') return;
-      shown = [{ ...frame.data, device: frame.device }, ...shown].slice(0, RECENT_EVENTS);
+  return {
+    /** Puts a live event on top of the list. */
+    add(event) {
+      shown = [event, ...shown].slice(0, RECENT_EVENTS);
       draw();
     },
-  });
-  ctx.onDispose(() => conn.close());
+  };
 }
 

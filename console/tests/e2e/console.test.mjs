@@ -240,8 +240,11 @@ flow('an event of the device shows on the device page and among the recent event
 });
 
 flow('an alarm is counted on the overview, acknowledged and cleared from the alarms page', ['POST /alarms', 'GET /alarms', 'POST /alarms/{id}/ack', 'POST /alarms/{id}/clear'], async () => {
-  const raised = await rest.ok('POST', '/alarms', { device: 'st-1', type: 'door_open', severity: 'minor', details: { door: 'north' } });
   await go('#/');
+  await page.locator('[data-stat="alarms-minor"]').waitFor();
+  const raised = await rest.ok('POST', '/alarms', { device: 'st-1', type: 'door_open', severity: 'minor', details: { door: 'north' } });
+  // The open overview counts it live (WebSocket), or once reloaded.
+  if (!paths.has('/ws')) await go('#/');
   await page.waitForFunction(() => document.querySelector('[data-stat="alarms-minor"]')?.textContent === '1');
   await go('#/alarms?status=active');
   await page.getByRole('button', { name: 'Acknowledge alarm door_open on st-1' }).click();
