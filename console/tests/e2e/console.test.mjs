@@ -503,3 +503,12 @@ flow('the device token is rotated from the credentials card', ['POST /devices/{i
   assert.notEqual(fresh, deviceToken);
   assertNoProblems();
 });
+
+flow('the device page follows the device going offline', ['GET /ws', MQTT], async () => {
+  await go('#/devices/st-1');
+  await page.locator('[data-device-status="online"]').waitFor();
+  for (const d of devices.splice(0)) d.stop(); // the device's connection drops
+  await page.locator('[data-device-status="offline"]').waitFor({ timeout: 15000 });
+  await browser.screenshot('device-offline');
+  assertNoProblems();
+});
