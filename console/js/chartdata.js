@@ -60,19 +60,6 @@ export function addPoint(column, ts, value, fromMs) {
 }
 
 /**
- * The values of one telemetry message, whatever form it came in: `{values: {...}, ts}`,
- * `{key: value}`, or a list of `{ts, values}`. Returns [{ts, values}].
- */
-export function samplesFromMessage(msg, now = Date.now()) {
-  if (Array.isArray(msg)) return msg.flatMap((m) => samplesFromMessage(m, now));
-  if (!msg || typeof msg !== 'object') return [];
-  if (msg.values && typeof msg.values === 'object') return [{ ts: msg.ts ?? now, values: msg.values }];
-  const values = { ...msg };
-  delete values.ts;
-  return [{ ts: msg.ts ?? now, values }];
-}
-
-/**
  * Latest values from `GET /devices/{id}/telemetry/latest`, whatever its shape:
  * `{values: {k: {ts, value}}}`, `{values: {k: v}, ts}`, `{k: {ts, value}}`, `[{key, ts, value}]`
  * or `{series: [{key, points}]}`. Returns a Map key -> {ts, value}.

@@ -2,8 +2,8 @@
 // alarms and credentials.
 
 import { listPage, seg } from '../api.js';
-import { h, replace, card, empty, table, errorBox, busy, toast, loading, field, unavailable } from '../dom.js';
-import { RANGES, rangeQuery, columnsFromSeries, addPoint, samplesFromMessage, latestFrom } from '../chartdata.js';
+import { h, replace, card, empty, table, errorBox, busy, loading, field, unavailable } from '../dom.js';
+import { RANGES, rangeQuery, columnsFromSeries, addPoint, latestFrom } from '../chartdata.js';
 import { ago, dateTime, value as fmtValue } from '../format.js';
 import { typedInputs } from '../forms.js';
 import { openLive, subscribeFrame } from '../live.js';

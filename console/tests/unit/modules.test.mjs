@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { matchRoute, parseHash, link } from '../../js/router.js';
 import { capabilitiesFrom, pathMatches } from '../../js/capabilities.js';
-import { rangeQuery, columnsFromSeries, addPoint, samplesFromMessage, latestFrom, RANGES } from '../../js/chartdata.js';
+import { rangeQuery, columnsFromSeries, addPoint, latestFrom, RANGES } from '../../js/chartdata.js';
 import { fitProjection, colourFor, assetTree, subtreeIds, findAsset } from '../../js/geo.js';
 import { parseJson } from '../../js/jsonedit.js';
 import { counterSum, ratePerSecond } from '../../js/pagekit.js';
@@ -63,12 +63,6 @@ test('series become uPlot columns in time order; live points insert, replace and
   assert.deepEqual(c, { xs: [1, 2, 2.5, 3, 4], ys: [1, null, 2.5, 30, 4] });
   addPoint(c, 5000, 5, 2600);
   assert.deepEqual(c, { xs: [3, 4, 5], ys: [30, 4, 5] });
-});
-
-test('telemetry messages of every payload form give samples', () => {
-  assert.deepEqual(samplesFromMessage({ pm25: 3 }, 7), [{ ts: 7, values: { pm25: 3 } }]);
-  assert.deepEqual(samplesFromMessage({ ts: 5, values: { a: 1 } }, 7), [{ ts: 5, values: { a: 1 } }]);
-  assert.deepEqual(samplesFromMessage([{ ts: 1, values: { a: 1 } }, { ts: 2, values: { a: 2 } }]), [{ ts: 1, values: { a: 1 } }, { ts: 2, values: { a: 2 } }]);
 });
 
 test('latest values are read from the answer shapes', () => {
