@@ -78,7 +78,7 @@ pub struct Refusal {
 
 impl Refusal {
     /// 0x83 Implementation specific error.
-    pub const NOT_IMPLEMENTED: u8 = 0x83;
+    pub const IMPLEMENTATION_SPECIFIC: u8 = 0x83;
     /// 0x99 Payload format invalid.
     pub const PAYLOAD_FORMAT_INVALID: u8 = 0x99;
 
@@ -90,15 +90,6 @@ impl Refusal {
             message: message.into(),
             details: serde_json::Value::Null,
         }
-    }
-
-    /// The platform has no component for this kind of uplink yet.
-    pub fn not_implemented(uplink: &DeviceUplink<'_>) -> Self {
-        Refusal::new(
-            Self::NOT_IMPLEMENTED,
-            "not_implemented",
-            format!("{} messages are not handled yet", uplink.kind()),
-        )
     }
 
     /// The report sent to the device on `devices/{id}/errors`: the platform's error JSON,

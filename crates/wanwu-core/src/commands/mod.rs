@@ -56,9 +56,8 @@ const WAIT_GRACE_MS: i64 = 5_000;
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// Most commands expired by one sweep round.
 const SWEEP_BATCH: u32 = 256;
-/// MQTT 5 reason code refusing a reply to an unknown or finished command (implementation
-/// specific error).
-pub const REPLY_REFUSED: u8 = 0x83;
+/// MQTT 5 reason code refusing a reply to an unknown or finished command.
+pub const REPLY_REFUSED: u8 = Refusal::IMPLEMENTATION_SPECIFIC;
 /// Suffix of the topics commands go out on (`commands/{name}`).
 pub const COMMANDS_TOPIC: &str = "commands";
 /// Suffix of the topics devices reply on (`replies/{command id}`).
