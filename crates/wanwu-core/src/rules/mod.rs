@@ -12,6 +12,7 @@
 //! - [`hops`]: hop counts of inputs caused by actions, so that a rule triggering itself stops
 //!   at the engine's hop limit.
 
+pub mod bench;
 pub mod definitions;
 pub mod directory;
 pub mod dispatch;

@@ -74,6 +74,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wants(Which::Rules) {
         tables.push(rules::run(args.quick));
+        tables.push(rules::run_platform(args.quick)?);
     }
     if wants(Which::Commands) {
         tables.push(commands::run(args.quick)?);

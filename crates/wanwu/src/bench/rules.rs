@@ -1,6 +1,8 @@
-//! The rule stage with its rules against the same stage with none.
+//! The rule stage with its rules against the same stage with none: the engine alone, and
+//! through the platform path.
 
 use super::table::{Row, Table};
+use wanwu_core::rules::bench::{PlatformBenchConfig, PlatformSide};
 use wanwu_rules::bench::{BenchConfig, SideReport};
 
 /// Runs the rule benchmark.
@@ -40,4 +42,41 @@ pub fn run(quick: bool) -> Table {
             row("latency p99 at rate, us", |s| s.p99_us, false),
         ],
     }
+}
+
+/// Runs the rule benchmark through the platform path (ingest, fan-out, rule stage, actions).
+pub fn run_platform(quick: bool) -> anyhow::Result<Table> {
+    let mut config = PlatformBenchConfig::default();
+    if quick {
+        config.rules = 100;
+        config.devices = 1_000;
+        config.messages = 5_000;
+        config.senders = 16;
+    }
+    let report = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(wanwu_core::rules::bench::run(config))?;
+    let row = |measure: &str, figure: fn(&PlatformSide) -> f64, higher_is_better| Row {
+        measure: measure.to_string(),
+        wanwu: figure(&report.rules),
+        baseline: figure(&report.baseline),
+        higher_is_better,
+    };
+    Ok(Table {
+        name: "rules (platform path)",
+        baseline: "probe rule only",
+        setup: format!(
+            "{} rules, {} devices, {} telemetry payloads from {} senders through ingest",
+            config.rules, config.devices, config.messages, config.senders
+        ),
+        load_shares_cores: true,
+        rows: vec![
+            row("ingest, payloads/s", |s| s.ingest_per_s, true),
+            row("inputs evaluated", |s| s.evaluated as f64, true),
+            row("drain after last ack, ms", |s| s.drain_ms, false),
+            row("probe ack -> alarm p50, ms", |s| s.p50_ms, false),
+            row("probe ack -> alarm p99, ms", |s| s.p99_ms, false),
+        ],
+    })
 }
