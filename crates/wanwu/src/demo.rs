@@ -45,8 +45,16 @@ pub struct DemoArgs {
     /// How much faster simulated time runs than wall time. Above 1, the simulation starts
     /// in the past and reaches the present after an hour; later readings lie in the future
     /// and the platform refuses them.
-    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = speed_factor)]
     speed: f64,
+}
+
+/// Parses `--speed`: a finite number of at least 1.
+fn speed_factor(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 1.0 => Ok(x),
+        _ => Err(format!("{text:?} is not a speed-up of at least 1")),
+    }
 }
 
 impl DemoArgs {
@@ -225,6 +233,15 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::reachable;
+
+    #[test]
+    fn speed_is_a_finite_factor_of_at_least_one() {
+        assert_eq!(super::speed_factor("60"), Ok(60.0));
+        assert_eq!(super::speed_factor("1"), Ok(1.0));
+        for bad in ["0.5", "-2", "NaN", "inf", "fast"] {
+            assert!(super::speed_factor(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn unspecified_addresses_are_reached_over_loopback() {

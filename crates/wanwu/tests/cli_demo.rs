@@ -225,3 +225,14 @@ async fn ctrl_c_stops_the_demo_cleanly() {
         server.stderr()
     );
 }
+
+#[test]
+fn a_speed_below_one_is_a_usage_error() {
+    let output = std::process::Command::new(common::binary())
+        .args(["demo", "--speed", "0.5"])
+        .output()
+        .expect("running wanwu demo");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--speed"), "{stderr}");
+}
