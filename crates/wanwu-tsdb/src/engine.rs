@@ -58,7 +58,9 @@ struct Inner {
     background: Mutex<Option<JoinHandle<()>>>,
     recovery: RecoveryReport,
     dir: PathBuf,
-    _lock: File,
+    /// Holds the directory's `LOCK` while open; released by `close` even when clones of the
+    /// engine are still alive, so the directory can be opened again.
+    dir_lock: Mutex<Option<File>>,
 }
 
 impl Drop for Inner {
@@ -173,7 +175,7 @@ impl Engine {
                 background: Mutex::new(Some(background)),
                 recovery,
                 dir,
-                _lock: lock_file,
+                dir_lock: Mutex::new(Some(lock_file)),
             }),
         })
     }
@@ -473,6 +475,7 @@ impl Engine {
                 let _ = writer.join();
             }
             stop_background(&inner.shared, &inner.background);
+            lock(&inner.dir_lock).take();
         })
         .await
         .map_err(|_| Error::Closed)?;
