@@ -3,18 +3,8 @@
 
 mod common;
 
-use common::{Api, Server, create_token};
+use common::{Server, create_token};
 use serde_json::json;
-
-/// Creates tenant `t2` as the platform `admin`; returns a client of a new admin of it.
-async fn second_tenant(server: &Server, admin: &Api) -> Api {
-    admin
-        .post("/api/v1/tenants", json!({"id": "t2", "name": "Second"}))
-        .await
-        .expect(201);
-    let secret = create_token(admin, "admin", Some("t2")).await;
-    server.anonymous().with_token(&secret)
-}
 
 #[tokio::test]
 async fn the_platform_admin_is_described_in_its_own_and_in_an_acted_for_tenant() {
@@ -30,7 +20,7 @@ async fn the_platform_admin_is_described_in_its_own_and_in_an_acted_for_tenant()
     assert_eq!(me["token"]["name"], listed.expect(200)["name"], "{me}");
     assert!(me.get("secret").is_none() && me["token"].get("token").is_none());
 
-    second_tenant(&server, &admin).await;
+    server.second_tenant(&admin).await;
     let acting = admin.for_tenant("t2").get("/api/v1/whoami").await;
     let acting = acting.expect(200);
     assert_eq!(acting["tenant"], "t2", "{acting}");
@@ -42,7 +32,7 @@ async fn the_platform_admin_is_described_in_its_own_and_in_an_acted_for_tenant()
 async fn every_role_reads_its_own_description() {
     let server = Server::start();
     let admin = server.admin();
-    let t2_admin = second_tenant(&server, &admin).await;
+    let t2_admin = server.second_tenant(&admin).await;
     for role in ["admin", "operator", "viewer"] {
         let secret = create_token(&t2_admin, role, None).await;
         let api = server.anonymous().with_token(&secret);
