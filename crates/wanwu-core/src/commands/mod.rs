@@ -12,7 +12,7 @@
 //!
 //! Mode `wait` answers with the reply, or marks the command `failed` after `timeout_ms`.
 //! Mode `queue` answers at once; a device that is offline gets its queued commands when it
-//! connects ([`DeliverOnConnect`]), until `expires_at`; a sweep marks unfinished commands
+//! connects ([`Commands::deliver_on_connect`]), until `expires_at`; a sweep marks unfinished commands
 //! `expired` once that time has passed. Every status is stored before it is answered, and
 //! published on the platform bus as a [`NoticeKind::Command`] notice.
 
@@ -21,7 +21,6 @@ pub mod on_connect;
 pub mod params;
 
 pub use command::{Command, CommandMode, CommandStatus};
-pub use on_connect::DeliverOnConnect;
 
 use crate::auth::DevicePrincipal;
 use crate::bus::{Bus, Notice, NoticeKind};

@@ -12,6 +12,7 @@
 pub mod acl;
 pub mod authenticate;
 pub mod identity;
+pub mod on_connect;
 pub mod presence;
 pub mod topics;
 pub mod uplink;
@@ -19,6 +20,7 @@ pub mod uplink;
 pub use acl::TopicAcl;
 pub use authenticate::PlatformAuthenticator;
 pub use identity::ClientIdentity;
+pub use on_connect::OnDeviceConnect;
 pub use presence::PresenceTracker;
 pub use uplink::UplinkHook;
 
@@ -34,12 +36,19 @@ pub fn hooks(platform: &Platform, allow_anonymous: bool) -> Hooks {
     ))
     .with_acl(TopicAcl)
     .with_publish_hook(UplinkHook::new(platform.clone()))
-    .with_presence_hook(crate::commands::DeliverOnConnect::new(
-        crate::twin::DeltaOnConnect::new(
-            PresenceTracker::new(platform.presence.clone(), platform.bus.clone()),
-            platform.twins.clone(),
-        ),
-        platform.commands.clone(),
-        platform.presence.clone(),
+    .with_presence_hook(OnDeviceConnect::new(
+        PresenceTracker::new(platform.presence.clone(), platform.bus.clone()),
+        device_connected(platform),
     ))
+}
+
+/// What a device's connection starts: its twin delta and its queued commands are sent.
+fn device_connected(platform: &Platform) -> impl Fn(String, String) + Send + Sync + 'static {
+    let twins = platform.twins.clone();
+    let commands = platform.commands.clone();
+    let presence = platform.presence.clone();
+    move |tenant, device| {
+        twins.send_delta_on_connect(tenant.clone(), device.clone());
+        commands.deliver_on_connect(presence.clone(), tenant, device);
+    }
 }

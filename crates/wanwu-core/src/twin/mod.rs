@@ -20,11 +20,9 @@
 
 pub mod document;
 pub mod notice;
-pub mod on_connect;
 
 pub use document::{KeyMetadata, TwinDocument, TwinMetadata, TwinView};
 pub use notice::TwinChange;
-pub use on_connect::DeltaOnConnect;
 
 use crate::auth::DevicePrincipal;
 use crate::bus::Bus;
@@ -202,12 +200,15 @@ impl Twins {
         Ok(())
     }
 
-    /// Sends the delta to a device that just connected, if there is one.
-    pub async fn on_connected(&self, tenant: &str, device: &str) {
-        match self.read(tenant, device).await {
-            Ok(twin) => self.send_delta(tenant, device, &twin).await,
-            Err(error) => tracing::warn!(%error, device, "twin not read on connect"),
-        }
+    /// Sends the delta to a device that just connected, if there is one, from a task.
+    pub fn send_delta_on_connect(self: &Arc<Self>, tenant: String, device: String) {
+        let twins = self.clone();
+        tokio::spawn(async move {
+            match twins.read(&tenant, &device).await {
+                Ok(twin) => twins.send_delta(&tenant, &device, &twin).await,
+                Err(error) => tracing::warn!(%error, device, "twin not read on connect"),
+            }
+        });
     }
 
     /// Forgets the twin of a deleted device (the store deletes it with the device).
