@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Api, Server, Subscriber, air_station, create_token, eventually, mosquitto};
+use common::{Api, Server, Subscriber, air_station, create_token, device_publish, eventually};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -212,26 +212,15 @@ async fn publish_action_reaches_an_mqtt_subscriber_of_the_tenant() {
     .await;
     let subscriber = Subscriber::start(&server, "app", &server.admin_token, "alerts/#");
     // The subscription is in place once a message comes through; send until one does.
-    let mqtt = server.mqtt.expect("MQTT").port();
     let mut got = None;
     for _ in 0..40 {
-        let out = mosquitto(
-            "mosquitto_pub",
-            mqtt,
-            &[
-                "-u",
-                "st-1",
-                "-P",
-                &token,
-                "-q",
-                "1",
-                "-t",
-                "devices/st-1/telemetry",
-                "-m",
-                r#"{"pm25": 42.5}"#,
-            ],
+        device_publish(
+            &server,
+            "st-1",
+            &token,
+            "devices/st-1/telemetry",
+            r#"{"pm25": 42.5}"#,
         );
-        assert!(out.status.success(), "{}", common::text(&out));
         if let Some(line) = subscriber.next(Duration::from_millis(500)) {
             got = Some(line);
             break;
@@ -541,24 +530,13 @@ async fn device_events_and_presence_trigger_rules() {
     ] {
         admin.post("/api/v1/rules", rule).await.expect(201);
     }
-    let mqtt = server.mqtt.expect("MQTT").port();
-    let out = mosquitto(
-        "mosquitto_pub",
-        mqtt,
-        &[
-            "-u",
-            "st-1",
-            "-P",
-            &token,
-            "-q",
-            "1",
-            "-t",
-            "devices/st-1/events/fail",
-            "-m",
-            r#"{"params": {"code": 7}}"#,
-        ],
+    device_publish(
+        &server,
+        "st-1",
+        &token,
+        "devices/st-1/events/fail",
+        r#"{"params": {"code": 7}}"#,
     );
-    assert!(out.status.success(), "{}", common::text(&out));
     let alarms = eventually("alarms of the event and the presence", || async {
         let alarms = alarms_of(&admin, "st-1").await;
         let has = |t: &str| alarms.iter().any(|a| a["type"] == t);
