@@ -12,7 +12,8 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -673,6 +674,8 @@ where
 pub struct PythonClient {
     child: Child,
     lines: mpsc::Receiver<serde_json::Value>,
+    /// Lines read while looking for another key, oldest first, kept for later calls.
+    passed_over: RefCell<VecDeque<serde_json::Value>>,
 }
 
 impl PythonClient {
@@ -699,16 +702,26 @@ impl PythonClient {
                 }
             }
         });
-        PythonClient { child, lines }
+        PythonClient {
+            child,
+            lines,
+            passed_over: RefCell::default(),
+        }
     }
 
-    /// The next line that has the field `key`, within `within`; other lines are skipped.
+    /// The field `key` of the oldest line not taken yet that has it, waiting up to `within`
+    /// for one to arrive. Lines without `key` stay for later calls, so the order in which the
+    /// client prints lines of different keys does not matter.
     pub fn next_with(&self, key: &str, within: Duration) -> Option<serde_json::Value> {
+        let mut passed_over = self.passed_over.borrow_mut();
+        if let Some(at) = passed_over.iter().position(|line| line.get(key).is_some()) {
+            return passed_over.remove(at).map(|line| line[key].clone());
+        }
         let deadline = Instant::now() + within;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.lines.recv_timeout(left) {
                 Ok(line) if line.get(key).is_some() => return Some(line[key].clone()),
-                Ok(_) => {}
+                Ok(line) => passed_over.push_back(line),
                 Err(_) => return None,
             }
         }
