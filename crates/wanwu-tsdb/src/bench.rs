@@ -17,7 +17,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::{Agg, Batch, Engine, Interval, Options, SeriesKey, Value, time_zone};
+use crate::{Agg, Batch, Engine, Interval, Options, SeriesKey, StorageBreakdown, Value, time_zone};
 
 /// What went wrong while benchmarking.
 #[derive(Debug, thiserror::Error)]
@@ -345,13 +345,14 @@ async fn sqlite_ingest(
     Ok(())
 }
 
-/// Disk bytes per point of `series` (each a key and its points) written to a fresh engine in
-/// `dir` with `options`, after compaction: segments, log and catalog.
-pub async fn engine_bytes_per_point(
+/// Where the disk bytes of `series` (each a key and its points) go, written to a fresh engine
+/// in `dir` with `options`, after compaction: segments, log and catalog. Bytes per point are
+/// `total() / points`.
+pub async fn engine_storage(
     dir: &Path,
     series: &[(SeriesKey, Vec<crate::Point>)],
     options: Options,
-) -> Result<f64, BenchError> {
+) -> Result<StorageBreakdown, BenchError> {
     let engine = Engine::open(fresh_dir(dir, "wanwu-dataset").await?, options).await?;
     let mut points = 0;
     for (key, data) in series {
@@ -363,9 +364,10 @@ pub async fn engine_bytes_per_point(
         points += data.len();
     }
     engine.compact().await?;
-    let bytes = engine.stats().bytes_on_disk;
+    let breakdown = engine.storage_breakdown()?;
     engine.close().await?;
-    Ok(bytes as f64 / points.max(1) as f64)
+    debug_assert_eq!(breakdown.points, points as u64);
+    Ok(breakdown)
 }
 
 /// Runs every benchmark; prints nothing (see [`Report`]'s `Display`).

@@ -92,6 +92,11 @@ impl<'a> Reader<'a> {
         Self { bytes, pos: 0 }
     }
 
+    /// Bytes read so far.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.pos >= self.bytes.len()
     }

@@ -83,6 +83,14 @@ fn encode_timestamps(ts: &[i64], out: &mut Vec<u8>) {
     }
 }
 
+/// Bytes of a block's point count and timestamps: the rest are its values.
+pub(crate) fn timestamp_section_len(bytes: &[u8]) -> DecodeResult<usize> {
+    let mut r = Reader::new(bytes);
+    let n = r.count()?;
+    decode_timestamps(&mut r, n)?;
+    Ok(r.position())
+}
+
 fn decode_timestamps(r: &mut Reader<'_>, n: usize) -> DecodeResult<Vec<i64>> {
     let mut ts = Vec::with_capacity(n);
     if n == 0 {

@@ -9,6 +9,7 @@ use jiff::tz::TimeZone;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::agg::{Agg, Bucket, Summary};
+use crate::breakdown::StorageBreakdown;
 use crate::error::{Error, Result};
 use crate::fsutil::RecordFile;
 use crate::head::SeriesId;
@@ -462,6 +463,34 @@ impl Engine {
             .sum();
         stats.bytes_on_disk += wal_bytes + meta_bytes;
         stats
+    }
+
+    /// Where the bytes on disk go (reads every block of every segment).
+    pub fn storage_breakdown(&self) -> Result<StorageBreakdown> {
+        let segments: Vec<Arc<segment::Segment>> = {
+            let state = self.inner.shared.read();
+            state
+                .partitions
+                .values()
+                .flat_map(|m| m.values())
+                .flatten()
+                .cloned()
+                .collect()
+        };
+        let mut breakdown = StorageBreakdown::default();
+        for segment in &segments {
+            breakdown.add_segment(segment)?;
+        }
+        let stats = self.stats();
+        let shared = &self.inner.shared;
+        breakdown.catalog = [&shared.catalog_path, &shared.tombstone_path]
+            .iter()
+            .filter_map(|p| fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        breakdown.log =
+            stats.bytes_on_disk - breakdown.catalog - segments.iter().map(|s| s.bytes).sum::<u64>();
+        Ok(breakdown)
     }
 
     /// Shuts down gracefully: waits for queued writes, flushes the head to disk, stops the

@@ -33,6 +33,7 @@
 mod agg;
 #[cfg(feature = "bench")]
 pub mod bench;
+mod breakdown;
 mod bytes;
 mod codec;
 mod column;
@@ -54,6 +55,7 @@ mod wal;
 mod writer;
 
 pub use agg::{Agg, Bucket};
+pub use breakdown::StorageBreakdown;
 pub use engine::{Engine, Stats};
 pub use error::{Error, Result};
 pub use fsutil::WriteFault;

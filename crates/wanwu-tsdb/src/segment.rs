@@ -257,8 +257,8 @@ impl Segment {
         &self.blocks[start..end]
     }
 
-    /// Reads and decodes one block, verifying its checksum.
-    pub(crate) fn read_block(&self, meta: &BlockMeta) -> Result<Run> {
+    /// Reads one block's bytes, verifying its checksum.
+    pub(crate) fn read_block_bytes(&self, meta: &BlockMeta) -> Result<Vec<u8>> {
         let file = match self.file.get() {
             Some(file) => file,
             None => {
@@ -275,6 +275,12 @@ impl Segment {
                 format!("block checksum mismatch at offset {}", meta.offset),
             ));
         }
+        Ok(bytes)
+    }
+
+    /// Reads and decodes one block, verifying its checksum.
+    pub(crate) fn read_block(&self, meta: &BlockMeta) -> Result<Run> {
+        let bytes = self.read_block_bytes(meta)?;
         let run = decode_block(&bytes, meta.ty).map_err(|e| Error::corrupt(&self.path, e.0))?;
         if run.ts.first() != Some(&meta.min_ts) || run.ts.last() != Some(&meta.max_ts) {
             return Err(Error::corrupt(
@@ -306,26 +312,48 @@ fn encode_index(blocks: &[BlockMeta]) -> Vec<u8> {
     let mut out = Vec::with_capacity(blocks.len() * 64);
     put_varint(&mut out, blocks.len() as u64);
     for b in blocks {
-        put_varint(&mut out, u64::from(b.series));
-        out.push(b.ty.code());
-        out.extend_from_slice(&b.min_ts.to_le_bytes());
-        out.extend_from_slice(&b.max_ts.to_le_bytes());
-        put_varint(&mut out, b.offset);
-        put_varint(&mut out, u64::from(b.len));
-        out.extend_from_slice(&b.crc.to_le_bytes());
-        let s = &b.summary;
-        put_varint(&mut out, s.count);
-        for x in [s.sum, s.min, s.max] {
-            out.extend_from_slice(&x.to_bits().to_le_bytes());
-        }
-        for (ts, value) in [&s.first, &s.last].into_iter().flatten() {
-            out.extend_from_slice(&ts.to_le_bytes());
-            put_value(&mut out, value);
-        }
-        put_varint(&mut out, b.rollup.len() as u64);
-        out.extend_from_slice(&b.rollup);
+        encode_entry(&mut out, b);
     }
     out
+}
+
+/// Bytes of `block`'s index entry: (fixed fields, summary, rollups with their length).
+pub(crate) fn index_entry_parts(block: &BlockMeta) -> (u64, u64, u64) {
+    let mut out = Vec::new();
+    encode_entry(&mut out, block);
+    let rollup = {
+        let mut len = Vec::new();
+        put_varint(&mut len, block.rollup.len() as u64);
+        (len.len() + block.rollup.len()) as u64
+    };
+    let mut summary = Vec::new();
+    encode_summary(&mut summary, &block.summary);
+    let summary = summary.len() as u64;
+    (out.len() as u64 - rollup - summary, summary, rollup)
+}
+
+fn encode_entry(out: &mut Vec<u8>, b: &BlockMeta) {
+    put_varint(out, u64::from(b.series));
+    out.push(b.ty.code());
+    out.extend_from_slice(&b.min_ts.to_le_bytes());
+    out.extend_from_slice(&b.max_ts.to_le_bytes());
+    put_varint(out, b.offset);
+    put_varint(out, u64::from(b.len));
+    out.extend_from_slice(&b.crc.to_le_bytes());
+    encode_summary(out, &b.summary);
+    put_varint(out, b.rollup.len() as u64);
+    out.extend_from_slice(&b.rollup);
+}
+
+fn encode_summary(out: &mut Vec<u8>, s: &Summary) {
+    put_varint(out, s.count);
+    for x in [s.sum, s.min, s.max] {
+        out.extend_from_slice(&x.to_bits().to_le_bytes());
+    }
+    for (ts, value) in [&s.first, &s.last].into_iter().flatten() {
+        out.extend_from_slice(&ts.to_le_bytes());
+        put_value(out, value);
+    }
 }
 
 fn decode_index(bytes: &[u8]) -> DecodeResult<Vec<BlockMeta>> {
