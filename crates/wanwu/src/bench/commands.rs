@@ -10,17 +10,13 @@
 //! answer every request at once, and both brokers run with Nagle's algorithm off.
 //! Everything runs on this machine's cores.
 
+use super::children::{MosquittoChild, ServeChild};
 use super::table::{Row, Table};
 use anyhow::{Context, bail, ensure};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, PublishOptions, QoS};
-use std::net::TcpListener;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::process::Command;
 use tokio::sync::mpsc;
 
-/// Where Debian's `mosquitto` package installs the broker.
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 /// How long a start or the fleet's connection may take.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -48,10 +44,7 @@ impl Latencies {
 
 /// Runs the command benchmark.
 pub fn run(quick: bool) -> anyhow::Result<Table> {
-    ensure!(
-        std::path::Path::new(MOSQUITTO).exists(),
-        "the baseline broker {MOSQUITTO} is missing (Debian package `mosquitto`)"
-    );
+    MosquittoChild::ensure_installed()?;
     let sizes = if quick {
         Sizes {
             devices: 50,
@@ -96,50 +89,12 @@ pub fn run(quick: bool) -> anyhow::Result<Table> {
     })
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// Polls `probe` every 100 ms until it is true, for up to [`READY_TIMEOUT`].
-async fn until<F: Future<Output = bool>>(
-    what: &str,
-    mut probe: impl FnMut() -> F,
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    while !probe().await {
-        ensure!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
-}
-
 /// Round trips through `wanwu serve` with the whole fleet connected and subscribed.
 async fn platform_round_trips(sizes: Sizes) -> anyhow::Result<Latencies> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let data = tempfile::tempdir().context("scratch data directory")?;
-    let (http_port, mqtt_port) = (free_port()?, free_port()?);
-    let token = format!("bench-admin-token-{}", std::process::id());
-    let _server = Command::new(std::env::current_exe().context("locating wanwu")?)
-        .arg("serve")
-        .arg("--data")
-        .arg(data.path())
-        .args(["--http", &format!("127.0.0.1:{http_port}")])
-        .args(["--mqtt", &format!("127.0.0.1:{mqtt_port}")])
-        .env("WANWU_ADMIN_TOKEN", &token)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting wanwu serve")?;
-    let base = format!("http://127.0.0.1:{http_port}");
-    let http = reqwest::Client::new();
-    until("wanwu serve", || async {
-        http.get(format!("{base}/health")).send().await.is_ok()
-    })
-    .await?;
-
-    let devices = provision(&http, &base, &token, sizes.devices).await?;
+    let server = ServeChild::start()?;
+    let (http, token) = (server.http_client(), server.admin_token());
+    let mqtt_port = server.mqtt.port();
+    let devices = provision(&server, sizes.devices).await?;
     for (id, device_token) in &devices {
         let (client, requests) = mqtt_client(
             id,
@@ -157,11 +112,11 @@ async fn platform_round_trips(sizes: Sizes) -> anyhow::Result<Latencies> {
     let mut times = Vec::with_capacity(sizes.round_trips);
     for i in 0..sizes.round_trips {
         let (device, _) = &devices[i % devices.len()];
-        let url = format!("{base}/api/v1/devices/{device}/commands/ping");
+        let url = server.url(&format!("/api/v1/devices/{device}/commands/ping"));
         let started = Instant::now();
         let reply = http
             .post(&url)
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .json(&serde_json::json!({"params": {"n": i}, "mode": "wait", "timeout_ms": 10000}))
             .send()
             .await
@@ -178,25 +133,10 @@ async fn platform_round_trips(sizes: Sizes) -> anyhow::Result<Latencies> {
 }
 
 /// Creates the benchmark's product and `count` devices of it; returns (id, token) of each.
-async fn provision(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    count: usize,
-) -> anyhow::Result<Vec<(String, String)>> {
+async fn provision(server: &ServeChild, count: usize) -> anyhow::Result<Vec<(String, String)>> {
     let product = serde_json::json!({"id": "bench", "name": "Bench",
         "commands": [{"id": "ping", "params": [{"id": "n", "type": "int"}]}]});
-    let reply = http
-        .post(format!("{base}/api/v1/products"))
-        .bearer_auth(token)
-        .json(&product)
-        .send()
-        .await?;
-    ensure!(
-        reply.status().is_success(),
-        "creating the product: {}",
-        reply.status()
-    );
+    server.post("/api/v1/products", product).await?;
     let mut devices = Vec::with_capacity(count);
     let ids: Vec<String> = (0..count).map(|i| format!("bench-{i}")).collect();
     for chunk in ids.chunks(1000) {
@@ -204,18 +144,12 @@ async fn provision(
             .iter()
             .map(|id| serde_json::json!({"id": id, "product": "bench"}))
             .collect();
-        let reply = http
-            .post(format!("{base}/api/v1/devices:batch"))
-            .bearer_auth(token)
-            .json(&serde_json::json!({"devices": batch}))
-            .send()
+        let created = server
+            .post(
+                "/api/v1/devices:batch",
+                serde_json::json!({"devices": batch}),
+            )
             .await?;
-        ensure!(
-            reply.status().is_success(),
-            "creating devices: {}",
-            reply.status()
-        );
-        let created: serde_json::Value = reply.json().await?;
         for device in created["devices"].as_array().context("created devices")? {
             let id = device["id"].as_str().context("device id")?;
             let secret = device["token"].as_str().context("device token")?;
@@ -292,33 +226,9 @@ async fn mqtt_client(
 
 /// Round trips through mosquitto between a requester and devices that answer.
 async fn mosquitto_round_trips(sizes: Sizes) -> anyhow::Result<Latencies> {
-    let port = free_port()?;
-    let dir = tempfile::tempdir().context("scratch directory")?;
-    let config = dir.path().join("mosquitto.conf");
-    // Like wanwu's broker: Nagle's algorithm off, nothing persisted.
-    std::fs::write(
-        &config,
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-             set_tcp_nodelay true\nmax_connections -1\nlog_dest none\n"
-        ),
-    )
-    .context("writing the mosquitto configuration")?;
-    let _broker = Command::new(MOSQUITTO)
-        .arg("-c")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting mosquitto")?;
-    until("mosquitto", || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-    })
-    .await?;
+    // Like wanwu's broker: Nagle's algorithm off.
+    let broker = MosquittoChild::start("set_tcp_nodelay true\nmax_connections -1\n").await?;
+    let port = broker.port;
     for i in 0..sizes.devices {
         let (device, requests) =
             mqtt_client(&format!("dev-{i}"), port, None, &format!("bench/{i}/req")).await?;

@@ -5,6 +5,7 @@
 //! machine's facts. `--quick` runs small sizes: a smoke run that proves each benchmark
 //! completes and reports numbers, not figures to publish.
 
+mod children;
 mod commands;
 mod ingest;
 mod machine;

@@ -9,19 +9,18 @@
 //! per second are frames received by all subscribers over the time from the first publish
 //! to the last frame. Everything shares this machine's cores.
 
+use super::children::{MosquittoChild, ServeChild};
 use super::table::{Row, Table};
 use anyhow::{Context, ensure};
 use futures_util::{SinkExt, StreamExt};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, PublishOptions, QoS};
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 
-/// Where Debian's `mosquitto` package installs the broker.
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
+/// The product of the benchmark's devices.
+pub(super) const PRODUCT: &str = "bench";
 /// How long a start, a connection or the last frame may take.
 const PATIENCE: Duration = Duration::from_secs(60);
 /// Subscribers of the fan-out.
@@ -31,10 +30,7 @@ const IDLE: Duration = Duration::from_secs(10);
 
 /// Runs the WebSocket fan-out and the twin benchmarks.
 pub fn run(quick: bool) -> anyhow::Result<Vec<Table>> {
-    ensure!(
-        std::path::Path::new(MOSQUITTO).exists(),
-        "the baseline broker {MOSQUITTO} is missing (Debian package `mosquitto`)"
-    );
+    MosquittoChild::ensure_installed()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -79,14 +75,14 @@ async fn fanout_table(quick: bool) -> anyhow::Result<Table> {
         }
     };
     let wanwu = {
-        let platform = Platform::start().await?;
-        let device = platform.device("fan-1").await?;
+        let platform = start_platform().await?;
+        let device = platform.create_device(PRODUCT, "fan-1").await?;
         let subscribers = ws_subscribers(&platform, load.messages).await?;
-        let publisher = mqtt_client(platform.mqtt, "fan-1", Some(&device)).await?;
+        let publisher = mqtt_client(platform.mqtt.port(), "fan-1", Some(&device)).await?;
         drive(load, &publisher, "devices/fan-1/telemetry", subscribers).await?
     };
     let baseline = {
-        let broker = Mosquitto::start().await?;
+        let broker = MosquittoChild::start(MOSQUITTO_QUEUES).await?;
         let topic = "bench/fan-1/telemetry";
         let mut subscribers = Vec::with_capacity(SUBSCRIBERS);
         for i in 0..SUBSCRIBERS {
@@ -177,113 +173,33 @@ fn latency_of(values: &Value) -> Option<(i64, f64)> {
     Some((now, (now - sent) as f64))
 }
 
-/// `wanwu serve` on a scratch data directory and free ports; killed on drop.
-pub(super) struct Platform {
-    _child: Child,
-    _data: tempfile::TempDir,
-    /// HTTP base URL.
-    pub base: String,
-    /// MQTT port.
-    pub mqtt: u16,
-    /// The admin token.
-    pub token: String,
-    /// HTTP client.
-    pub http: reqwest::Client,
-}
+/// The mosquitto configuration of the fan-out and twin baselines: deep queues, so that the
+/// baseline drops nothing either.
+pub(super) const MOSQUITTO_QUEUES: &str = "max_queued_messages 100000\nmax_inflight_messages 64\n";
 
-impl Platform {
-    /// Starts the platform with product `bench` (int properties `seq`, `sent`, and the
-    /// read_write `level`) and waits until it answers.
-    pub async fn start() -> anyhow::Result<Platform> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let data = tempfile::tempdir().context("scratch data directory")?;
-        let (http_port, mqtt) = (free_port()?, free_port()?);
-        let token = format!("bench-admin-token-{}", std::process::id());
-        let child = Command::new(std::env::current_exe().context("locating wanwu")?)
-            .arg("serve")
-            .arg("--data")
-            .arg(data.path())
-            .args(["--http", &format!("127.0.0.1:{http_port}")])
-            .args(["--mqtt", &format!("127.0.0.1:{mqtt}")])
-            .env("WANWU_ADMIN_TOKEN", &token)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting wanwu serve")?;
-        let platform = Platform {
-            _child: child,
-            _data: data,
-            base: format!("http://127.0.0.1:{http_port}"),
-            mqtt,
-            token,
-            http: reqwest::Client::new(),
-        };
-        let deadline = Instant::now() + PATIENCE;
-        while platform
-            .http
-            .get(platform.url("/health"))
-            .send()
-            .await
-            .is_err()
-        {
-            ensure!(Instant::now() < deadline, "wanwu serve did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let property = |id: &str, access: &str| json!({"id": id, "type": "int", "access": access});
-        platform
-            .post(
-                "/api/v1/products",
-                json!({"id": "bench", "name": "Bench", "properties": [
-                    property("seq", "read"), property("sent", "read"),
-                    property("level", "read_write")]}),
-            )
-            .await?;
-        Ok(platform)
-    }
-
-    /// `BASE` + `path`.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// `POST path` as the admin; the answer, which must be a success.
-    pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        let reply = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .with_context(|| format!("POST {path}"))?;
-        let status = reply.status();
-        let body: Value = reply.json().await.unwrap_or(Value::Null);
-        ensure!(status.is_success(), "POST {path}: {status} {body}");
-        Ok(body)
-    }
-
-    /// Creates device `id` of product `bench`; returns its token.
-    pub async fn device(&self, id: &str) -> anyhow::Result<String> {
-        let created = self
-            .post("/api/v1/devices", json!({"id": id, "product": "bench"}))
-            .await?;
-        created["token"]
-            .as_str()
-            .map(str::to_owned)
-            .context("device token")
-    }
+/// `wanwu serve` with product [`PRODUCT`] (int properties `seq`, `sent`, and the read_write
+/// `level`).
+pub(super) async fn start_platform() -> anyhow::Result<ServeChild> {
+    let platform = ServeChild::start()?;
+    let property = |id: &str, access: &str| json!({"id": id, "type": "int", "access": access});
+    platform
+        .post(
+            "/api/v1/products",
+            json!({"id": PRODUCT, "name": "Bench", "properties": [
+                property("seq", "read"), property("sent", "read"),
+                property("level", "read_write")]}),
+        )
+        .await?;
+    Ok(platform)
 }
 
 /// [`SUBSCRIBERS`] WebSocket clients subscribed to device `fan-1`'s telemetry, each
 /// reading until it has `expected` frames or none comes for [`IDLE`].
-async fn ws_subscribers(platform: &Platform, expected: u64) -> anyhow::Result<Vec<Subscriber>> {
+async fn ws_subscribers(platform: &ServeChild, expected: u64) -> anyhow::Result<Vec<Subscriber>> {
     let url = format!(
-        "{}/api/v1/ws?token={}",
-        platform.base.replace("http://", "ws://"),
-        platform.token
+        "ws://{}/api/v1/ws?token={}",
+        platform.http,
+        platform.admin_token()
     );
     let mut subscribers = Vec::with_capacity(SUBSCRIBERS);
     for _ in 0..SUBSCRIBERS {
@@ -408,57 +324,4 @@ pub(super) async fn mqtt_connection(
         .context("waiting for the broker's answer")?
         .context("MQTT client ended before the broker answered")?;
     Ok((client, received))
-}
-
-/// mosquitto on a free port, persistence off; killed on drop.
-pub(super) struct Mosquitto {
-    _child: Child,
-    _dir: tempfile::TempDir,
-    /// Its port.
-    pub port: u16,
-}
-
-impl Mosquitto {
-    /// Starts mosquitto and waits until it accepts connections.
-    pub async fn start() -> anyhow::Result<Mosquitto> {
-        let dir = tempfile::tempdir().context("scratch directory")?;
-        let port = free_port()?;
-        let config = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-                 max_queued_messages 100000\nmax_inflight_messages 64\nlog_dest none\n"
-            ),
-        )
-        .context("writing mosquitto.conf")?;
-        let child = Command::new(MOSQUITTO)
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting mosquitto")?;
-        let deadline = Instant::now() + PATIENCE;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            ensure!(Instant::now() < deadline, "mosquitto did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(Mosquitto {
-            _child: child,
-            _dir: dir,
-            port,
-        })
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }

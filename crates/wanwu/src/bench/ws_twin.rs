@@ -6,8 +6,9 @@
 //! clients publishing each state as a retained QoS 1 message to mosquitto (persistence
 //! off), until a subscriber has seen every update.
 
+use super::children::{MosquittoChild, ServeChild};
 use super::table::{Row, Table};
-use super::ws::{Mosquitto, Platform, mqtt_connection};
+use super::ws::{MOSQUITTO_QUEUES, PRODUCT, mqtt_connection, start_platform};
 use anyhow::{Context, ensure};
 use rumqttc::{PublishOptions, QoS};
 use serde_json::json;
@@ -21,7 +22,7 @@ const PATIENCE: Duration = Duration::from_secs(120);
 /// Runs the twin benchmark.
 pub async fn run(quick: bool) -> anyhow::Result<Table> {
     let per_writer: u64 = if quick { 50 } else { 500 };
-    let platform = Platform::start().await?;
+    let platform = start_platform().await?;
     let desired = desired_rate(&platform, per_writer).await?;
     let reported = reported_rate(&platform, per_writer).await?;
     drop(platform);
@@ -54,21 +55,23 @@ pub async fn run(quick: bool) -> anyhow::Result<Table> {
 }
 
 /// `WRITERS` HTTP clients each patching the desired state of its own device.
-async fn desired_rate(platform: &Platform, per_writer: u64) -> anyhow::Result<f64> {
+async fn desired_rate(platform: &ServeChild, per_writer: u64) -> anyhow::Result<f64> {
     let mut urls = Vec::with_capacity(WRITERS);
     for i in 0..WRITERS {
-        platform.device(&format!("want-{i}")).await?;
+        platform
+            .create_device(PRODUCT, &format!("want-{i}"))
+            .await?;
         urls.push(platform.url(&format!("/api/v1/devices/want-{i}/shadow/desired")));
     }
     let started = Instant::now();
     let mut writers = Vec::with_capacity(WRITERS);
     for url in urls {
-        let (http, token) = (platform.http.clone(), platform.token.clone());
+        let (http, token) = (platform.http_client().clone(), platform.admin_token());
         writers.push(tokio::spawn(async move {
             for level in 0..per_writer {
                 let reply = http
                     .patch(&url)
-                    .bearer_auth(&token)
+                    .bearer_auth(token)
                     .json(&json!({"level": level + 1}))
                     .send()
                     .await
@@ -90,12 +93,12 @@ async fn desired_rate(platform: &Platform, per_writer: u64) -> anyhow::Result<f6
 
 /// `WRITERS` devices each reporting a new value `per_writer` times; done when every twin
 /// is at the version of its last report.
-async fn reported_rate(platform: &Platform, per_writer: u64) -> anyhow::Result<f64> {
+async fn reported_rate(platform: &ServeChild, per_writer: u64) -> anyhow::Result<f64> {
     let mut devices = Vec::with_capacity(WRITERS);
     for i in 0..WRITERS {
         let id = format!("report-{i}");
-        let token = platform.device(&id).await?;
-        let (client, _) = mqtt_connection(platform.mqtt, &id, Some(&token), None).await?;
+        let token = platform.create_device(PRODUCT, &id).await?;
+        let (client, _) = mqtt_connection(platform.mqtt.port(), &id, Some(&token), None).await?;
         devices.push((id, client));
     }
     let started = Instant::now();
@@ -116,9 +119,9 @@ async fn reported_rate(platform: &Platform, per_writer: u64) -> anyhow::Result<f
         let url = platform.url(&format!("/api/v1/devices/{id}/shadow"));
         loop {
             let twin: serde_json::Value = platform
-                .http
+                .http_client()
                 .get(&url)
-                .bearer_auth(&platform.token)
+                .bearer_auth(platform.admin_token())
                 .send()
                 .await
                 .context("GET shadow")?
@@ -142,7 +145,7 @@ async fn reported_rate(platform: &Platform, per_writer: u64) -> anyhow::Result<f
 /// `WRITERS` clients publishing retained QoS 1 states to mosquitto; done when a subscriber
 /// saw them all.
 async fn retained_rate(per_writer: u64) -> anyhow::Result<f64> {
-    let broker = Mosquitto::start().await?;
+    let broker = MosquittoChild::start(MOSQUITTO_QUEUES).await?;
     let (_watcher, mut seen) =
         mqtt_connection(broker.port, "watcher", None, Some("bench/+/shadow")).await?;
     let mut writers = Vec::with_capacity(WRITERS);

@@ -7,7 +7,7 @@
 //! Clients speak MQTT 3.1.1 through `rmqtt-codec`, pipelined: every free slot of the window
 //! is filled in one write, PUBACKs are read on their own task.
 
-use super::server::ServeChild;
+use crate::bench::children::ServeChild;
 use anyhow::{Context, Result, bail};
 use bytes::{Bytes, BytesMut};
 use rmqtt_codec::types::{Publish, QoS};

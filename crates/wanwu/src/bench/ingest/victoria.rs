@@ -80,7 +80,7 @@ impl Victoria {
             child,
             addr,
             dir,
-            client: super::server::http_client(),
+            client: crate::bench::children::http_client(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

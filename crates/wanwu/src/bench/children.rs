@@ -1,12 +1,19 @@
-//! A real `wanwu serve` for the end-to-end benchmark: this very binary started as a child on
-//! free ports with a temporary data directory, and the few API calls that provision it.
+//! The servers the benchmarks run against, as child processes killed on drop: `wanwu serve`
+//! (this very binary, on ports it picks itself, with a temporary data directory) with the few
+//! API calls that provision it, and Debian's mosquitto as the baseline broker.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Where Debian's `mosquitto` package installs the broker.
+pub const MOSQUITTO: &str = "/usr/sbin/mosquitto";
+/// How long a server may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The admin token the benchmark's server is started with.
 const ADMIN_TOKEN: &str = "bench-admin-token-0123456789abcdef";
@@ -23,7 +30,8 @@ pub struct ServeChild {
 }
 
 impl ServeChild {
-    /// Starts `wanwu serve` on 127.0.0.1 with free ports and waits for its listening line.
+    /// Starts `wanwu serve` on 127.0.0.1, its HTTP and MQTT listeners on port 0, and waits for
+    /// the line that names the ports it got.
     pub fn start() -> Result<Self> {
         let data = tempfile::tempdir().context("creating the server's data directory")?;
         let exe = std::env::current_exe().context("locating the wanwu binary")?;
@@ -53,7 +61,7 @@ impl ServeChild {
                 }
             }
         });
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
+        let Ok(line) = rx.recv_timeout(START_TIMEOUT) else {
             let _ = child.kill();
             bail!("wanwu serve did not start listening within 60 s");
         };
@@ -73,6 +81,21 @@ impl ServeChild {
         })
     }
 
+    /// `http://{address}` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
+    }
+
+    /// The admin token the server was started with.
+    pub fn admin_token(&self) -> &'static str {
+        ADMIN_TOKEN
+    }
+
+    /// The HTTP client the server is provisioned with.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// CPU seconds (user + system) the server used so far.
     pub fn cpu_seconds(&self) -> f64 {
         let stat = format!("/proc/{}/stat", self.child.id());
@@ -83,7 +106,7 @@ impl ServeChild {
     pub async fn post(&self, path: &str, body: Value) -> Result<Value> {
         let reply = self
             .client
-            .post(format!("http://{}{path}", self.http))
+            .post(self.url(path))
             .bearer_auth(ADMIN_TOKEN)
             .json(&body)
             .send()
@@ -118,16 +141,22 @@ impl ServeChild {
         let started = Instant::now();
         for n in 0..devices {
             let id = format!("{product}-{n:05}");
-            let device = self
-                .post("/api/v1/devices", json!({"id": id, "product": product}))
-                .await?;
-            let token = device["token"]
-                .as_str()
-                .context("device token in the reply")?;
-            credentials.push((id, token.to_owned()));
+            let token = self.create_device(product, &id).await?;
+            credentials.push((id, token));
         }
         tracing::debug!(devices, elapsed = ?started.elapsed(), "provisioned");
         Ok(credentials)
+    }
+
+    /// Creates device `id` of `product`; returns its token.
+    pub async fn create_device(&self, product: &str, id: &str) -> Result<String> {
+        let device = self
+            .post("/api/v1/devices", json!({"id": id, "product": product}))
+            .await?;
+        device["token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("device token in the reply")
     }
 }
 
@@ -138,6 +167,75 @@ pub fn http_client() -> reqwest::Client {
 }
 
 impl Drop for ServeChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Debian's mosquitto on a free port with a scratch directory, nothing persisted; killed on
+/// drop.
+pub struct MosquittoChild {
+    child: Child,
+    _dir: tempfile::TempDir,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl MosquittoChild {
+    /// Fails with the package to install when mosquitto is missing.
+    pub fn ensure_installed() -> Result<()> {
+        ensure!(
+            Path::new(MOSQUITTO).exists(),
+            "the baseline broker {MOSQUITTO} is missing (Debian package `mosquitto`)"
+        );
+        Ok(())
+    }
+
+    /// Starts mosquitto with anonymous access, no persistence and no log, plus the
+    /// configuration lines `extra`, and waits until it accepts connections. mosquitto cannot
+    /// report a port it picked, so the port is one the system had free a moment before.
+    pub async fn start(extra: &str) -> Result<Self> {
+        let dir = tempfile::tempdir().context("creating mosquitto's scratch directory")?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .context("finding a free port")?
+            .port();
+        let config = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                 log_dest none\n{extra}"
+            ),
+        )
+        .context("writing mosquitto.conf")?;
+        let child = Command::new(MOSQUITTO)
+            .arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting mosquitto")?;
+        let mosquitto = MosquittoChild {
+            child,
+            _dir: dir,
+            port,
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            ensure!(Instant::now() < deadline, "mosquitto did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(mosquitto)
+    }
+}
+
+impl Drop for MosquittoChild {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
