@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{Api, Reply, Server, air_station, create_token, http_client};
+use common::{
+    Api, Reply, Server, air_station, create_device, create_token, http_client, now_ms,
+    post_telemetry,
+};
 use serde_json::{Value, json};
 
 const DAY: i64 = 86_400_000;
@@ -21,25 +24,9 @@ async fn station(server: &Server) -> (Api, String) {
     (admin, token)
 }
 
+/// Creates device `id` of product `aq`, under `asset` if given; returns its token.
 async fn add_device(admin: &Api, id: &str, asset: Option<&str>) -> String {
-    let reply = admin
-        .post(
-            "/api/v1/devices",
-            json!({"id": id, "product": "aq", "asset": asset}),
-        )
-        .await;
-    reply.expect(201)["token"].as_str().unwrap().to_owned()
-}
-
-async fn send(server: &Server, device: &str, token: &str, payload: &Value) -> Reply {
-    server
-        .anonymous()
-        .with_token(token)
-        .post(
-            &format!("/api/v1/devices/{device}/telemetry"),
-            payload.clone(),
-        )
-        .await
+    create_device(admin, json!({"id": id, "product": "aq", "asset": asset})).await
 }
 
 /// The `(ts, value)` pairs of the first series of a query answer.
@@ -61,18 +48,11 @@ fn paths(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 #[tokio::test]
 async fn devices_send_the_three_forms_and_apps_read_them_back() {
     let server = Server::start();
     let (admin, token) = station(&server).await;
-    let reply = send(
+    let reply = post_telemetry(
         &server,
         "st-1",
         &token,
@@ -80,7 +60,7 @@ async fn devices_send_the_three_forms_and_apps_read_them_back() {
     )
     .await;
     assert_eq!(reply.expect(200)["values"], 2);
-    send(
+    post_telemetry(
         &server,
         "st-1",
         &token,
@@ -88,7 +68,7 @@ async fn devices_send_the_three_forms_and_apps_read_them_back() {
     )
     .await
     .expect(200);
-    let reply = send(
+    let reply = post_telemetry(
         &server,
         "st-1",
         &token,
@@ -130,7 +110,7 @@ async fn devices_send_the_three_forms_and_apps_read_them_back() {
     assert_eq!(latest.body["device"], "st-1");
 
     // Late data lands in place and leaves the latest value alone.
-    send(
+    post_telemetry(
         &server,
         "st-1",
         &token,
@@ -152,14 +132,14 @@ async fn only_the_devices_own_token_ingests() {
     let (admin, token) = station(&server).await;
     let other = add_device(&admin, "st-2", None).await;
     let body = json!({"pm25": 1});
-    send(&server, "st-1", "wrong", &body)
+    post_telemetry(&server, "st-1", "wrong", &body)
         .await
         .expect_error(401, "unauthorized");
-    send(&server, "st-1", &other, &body)
+    post_telemetry(&server, "st-1", &other, &body)
         .await
         .expect_error(401, "unauthorized");
     let api_token = server.admin_token.clone();
-    send(&server, "st-1", &api_token, &body)
+    post_telemetry(&server, "st-1", &api_token, &body)
         .await
         .expect_error(401, "unauthorized");
     server
@@ -167,14 +147,16 @@ async fn only_the_devices_own_token_ingests() {
         .post("/api/v1/devices/st-1/telemetry", body.clone())
         .await
         .expect_error(401, "unauthorized");
-    send(&server, "st-1", &token, &body).await.expect(200);
+    post_telemetry(&server, "st-1", &token, &body)
+        .await
+        .expect(200);
 }
 
 #[tokio::test]
 async fn bad_payloads_are_rejected_whole_with_field_paths() {
     let server = Server::start();
     let (admin, token) = station(&server).await;
-    let reply = send(
+    let reply = post_telemetry(
         &server,
         "st-1",
         &token,
@@ -183,7 +165,7 @@ async fn bad_payloads_are_rejected_whole_with_field_paths() {
     .await;
     reply.expect_error(422, "invalid_input");
     assert_eq!(paths(&reply), ["[1].values.mode", "[1].values.pm25"]);
-    let reply = send(
+    let reply = post_telemetry(
         &server,
         "st-1",
         &token,
@@ -202,19 +184,19 @@ async fn bad_payloads_are_rejected_whole_with_field_paths() {
         )
         .await;
     malformed.expect_error(400, "malformed_payload");
-    send(&server, "st-1", &token, &json!(42))
+    post_telemetry(&server, "st-1", &token, &json!(42))
         .await
         .expect_error(400, "malformed_payload");
     let too_many: Vec<Value> = (0..1001)
         .map(|i| json!({"ts": i, "values": {"pm25": 1}}))
         .collect();
-    send(&server, "st-1", &token, &json!(too_many))
+    post_telemetry(&server, "st-1", &token, &json!(too_many))
         .await
         .expect_error(400, "malformed_payload");
 
     // Beyond the allowed clock skew (default 5 minutes): rejected, naming the timestamp.
     let future = now_ms() + HOUR;
-    let reply = send(
+    let reply = post_telemetry(
         &server,
         "st-1",
         &token,
@@ -284,7 +266,9 @@ async fn daily_buckets_are_local_days_in_the_given_zone() {
         {"ts": march_1_shanghai + 24 * HOUR + 30 * 60_000, "values": {"pm25": 30}},
         {"ts": march_1_shanghai + 30 * HOUR, "values": {"pm25": 50}},
     ]);
-    send(&server, "st-1", &token, &readings).await.expect(200);
+    post_telemetry(&server, "st-1", &token, &readings)
+        .await
+        .expect(200);
     let shanghai = admin
         .get("/api/v1/devices/st-1/telemetry?keys=pm25&from=2024-03-01T00:00:00%2B08:00&to=2024-03-03T00:00:00%2B08:00&interval=1d&agg=avg&tz=Asia/Shanghai")
         .await;
@@ -344,7 +328,9 @@ async fn asset_queries_pool_devices_per_child_asset() {
         ),
     ] {
         let token = add_device(&admin, device, Some(asset)).await;
-        send(&server, device, &token, &readings).await.expect(200);
+        post_telemetry(&server, device, &token, &readings)
+            .await
+            .expect(200);
     }
     let reply = admin
         .get(&format!(
@@ -413,7 +399,7 @@ async fn a_large_range_exports_as_streamed_csv() {
                 json!({"ts": start + n * 1000, "values": {"pm25": (n % 1000) as f64 / 4.0}})
             })
             .collect();
-        send(&server, "st-1", &token, &json!(readings))
+        post_telemetry(&server, "st-1", &token, &json!(readings))
             .await
             .expect(200);
     }
@@ -463,7 +449,7 @@ async fn a_large_range_exports_as_streamed_csv() {
 async fn tenants_and_roles_apply_to_telemetry() {
     let server = Server::start();
     let (admin, token) = station(&server).await;
-    send(
+    post_telemetry(
         &server,
         "st-1",
         &token,
@@ -471,7 +457,7 @@ async fn tenants_and_roles_apply_to_telemetry() {
     )
     .await
     .expect(200);
-    send(
+    post_telemetry(
         &server,
         "st-1",
         &token,
@@ -539,7 +525,7 @@ async fn telemetry_survives_a_restart() {
     let readings: Vec<Value> = (0..500)
         .map(|i| json!({"ts": 1_000 * (i + 1), "values": {"pm25": i as f64}}))
         .collect();
-    send(&server, "st-1", &token, &json!(readings))
+    post_telemetry(&server, "st-1", &token, &json!(readings))
         .await
         .expect(200);
     let server = server.restart();

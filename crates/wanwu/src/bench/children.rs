@@ -96,6 +96,11 @@ impl ServeChild {
         &self.client
     }
 
+    /// The server's process id (for profilers and /proc readings).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// CPU seconds (user + system) the server used so far.
     pub fn cpu_seconds(&self) -> f64 {
         let stat = format!("/proc/{}/stat", self.child.id());

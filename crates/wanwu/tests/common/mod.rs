@@ -576,12 +576,26 @@ pub async fn create_device(api: &Api, body: serde_json::Value) -> String {
         .to_owned()
 }
 
-/// Telemetry of `device` over HTTP with its `token`; fails the test unless accepted.
-pub async fn ingest(server: &Server, device: &str, token: &str, payload: serde_json::Value) {
+/// `POST /devices/{device}/telemetry` with `token`; the reply, whatever it is.
+pub async fn post_telemetry(
+    server: &Server,
+    device: &str,
+    token: &str,
+    payload: &serde_json::Value,
+) -> Reply {
     server
         .anonymous()
         .with_token(token)
-        .post(&format!("/api/v1/devices/{device}/telemetry"), payload)
+        .post(
+            &format!("/api/v1/devices/{device}/telemetry"),
+            payload.clone(),
+        )
+        .await
+}
+
+/// Telemetry of `device` over HTTP with its `token`; fails the test unless accepted.
+pub async fn ingest(server: &Server, device: &str, token: &str, payload: serde_json::Value) {
+    post_telemetry(server, device, token, &payload)
         .await
         .expect(200);
 }
