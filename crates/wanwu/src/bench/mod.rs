@@ -37,6 +37,8 @@ enum Which {
     /// Time-series ingest and disk use against SQLite, PostgreSQL and VictoriaMetrics;
     /// end-to-end MQTT ingest through `wanwu serve`.
     Ingest,
+    /// Only the end-to-end MQTT ingest through `wanwu serve`, against the broker alone.
+    IngestMqtt,
     /// Time-series queries against SQLite.
     Query,
     /// The rule stage with 1,000 rules against no rules.
@@ -72,6 +74,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         if wants(Which::Query) {
             tables.push(query);
         }
+    }
+    if args.which == Which::IngestMqtt {
+        tables.push(ingest::run_e2e(args.quick)?);
     }
     if wants(Which::Rules) {
         tables.push(rules::run(args.quick));

@@ -4,6 +4,11 @@
 //! arrived: the server acknowledges only what is in its write-ahead log (it survives
 //! `kill -9`). The load generator is this process, on the same cores as the server.
 //!
+//! The baseline runs first, against the same server, connections and messages: the devices
+//! publish on `devices/{id}/bench`, a topic of their own that means nothing to the platform,
+//! so the broker authorises and routes each message and acknowledges it without ingest. The
+//! difference between the two is what ingest costs.
+//!
 //! Clients speak MQTT 3.1.1 through `rmqtt-codec`, pipelined: every free slot of the window
 //! is filled in one write, PUBACKs are read on their own task.
 
@@ -41,24 +46,131 @@ pub struct MqttLoad {
     pub duration: Duration,
 }
 
-/// What the run achieved.
-#[derive(Clone, Copy, Debug)]
-pub struct MqttIngest {
-    /// Acknowledged (durable) points per second.
-    pub points_per_second: f64,
-    /// CPU seconds the server used while counting.
+impl MqttLoad {
+    /// The sizes of a full run (`quick = false`) or of a smoke run.
+    pub fn standard(quick: bool) -> Self {
+        if quick {
+            MqttLoad {
+                devices: 8,
+                window: 16,
+                warmup: Duration::from_millis(500),
+                duration: Duration::from_secs(2),
+            }
+        } else {
+            MqttLoad {
+                devices: 200,
+                window: 64,
+                warmup: Duration::from_secs(3),
+                duration: Duration::from_secs(15),
+            }
+        }
+    }
+}
+
+/// Where the devices publish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// `devices/{id}/telemetry`: validated, stored, acknowledged once in the log.
+    Ingest,
+    /// `devices/{id}/bench`: authorised and routed by the broker, nothing else.
+    BrokerOnly,
+}
+
+impl Route {
+    fn suffix(self) -> &'static str {
+        match self {
+            Route::Ingest => "telemetry",
+            Route::BrokerOnly => "bench",
+        }
+    }
+}
+
+/// What one load phase achieved while counting.
+#[derive(Clone, Debug)]
+pub struct Phase {
+    /// Acknowledged messages per second.
+    pub messages_per_second: f64,
+    /// CPU seconds the server used.
     pub server_cpu: f64,
-    /// CPU seconds this process (the load generator) used while counting.
+    /// CPU seconds this process (the load generator) used.
     pub generator_cpu: f64,
     /// Length of the counting period, in seconds.
     pub seconds: f64,
+    /// `/proc/loadavg` at the end of the counting period (1, 5 and 15 minutes).
+    pub load_average: String,
 }
 
-/// Runs the load against a fresh `wanwu serve` with default options.
+impl Phase {
+    /// Acknowledged values (points) per second.
+    pub fn points_per_second(&self) -> f64 {
+        self.messages_per_second * VALUES_PER_MESSAGE as f64
+    }
+
+    /// Server CPU time per acknowledged message, in microseconds.
+    pub fn server_us_per_message(&self) -> f64 {
+        per_message_us(self.server_cpu, self.messages_per_second * self.seconds)
+    }
+
+    /// Load-generator CPU time per acknowledged message, in microseconds.
+    pub fn generator_us_per_message(&self) -> f64 {
+        per_message_us(self.generator_cpu, self.messages_per_second * self.seconds)
+    }
+
+    /// Cores the server kept busy on average.
+    pub fn server_cores(&self) -> f64 {
+        self.server_cpu / self.seconds
+    }
+
+    /// Cores the load generator kept busy on average.
+    pub fn generator_cores(&self) -> f64 {
+        self.generator_cpu / self.seconds
+    }
+}
+
+fn per_message_us(cpu_seconds: f64, messages: f64) -> f64 {
+    if messages > 0.0 {
+        cpu_seconds / messages * 1e6
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// The end-to-end run: ingest, and the broker alone on the same load.
+#[derive(Clone, Debug)]
+pub struct MqttIngest {
+    /// Telemetry through the ingest pipeline.
+    pub ingest: Phase,
+    /// The same messages routed by the broker only.
+    pub broker_only: Phase,
+}
+
+/// Runs the baseline and then the ingest load against one fresh `wanwu serve` with default
+/// options.
 pub async fn run(load: MqttLoad) -> Result<MqttIngest> {
     let server = ServeChild::start()?;
+    println!(
+        "end to end: wanwu serve is process {} (mqtt {})",
+        server.pid(),
+        server.mqtt
+    );
     let keys: Vec<String> = (0..VALUES_PER_MESSAGE).map(|i| format!("v{i}")).collect();
     let devices = server.provision("meter", &keys, load.devices).await?;
+    let broker_only = phase(&server, &devices, load, Route::BrokerOnly).await?;
+    let ingest = phase(&server, &devices, load, Route::Ingest).await?;
+    Ok(MqttIngest {
+        ingest,
+        broker_only,
+    })
+}
+
+/// One load phase: every device connects, publishes on `route` until the counting ends,
+/// then disconnects.
+async fn phase(
+    server: &ServeChild,
+    devices: &[(String, String)],
+    load: MqttLoad,
+    route: Route,
+) -> Result<Phase> {
     let acked = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let start_ts = jiff::Timestamp::now().as_millisecond() - 3_600_000;
@@ -66,38 +178,41 @@ pub async fn run(load: MqttLoad) -> Result<MqttIngest> {
     for (id, token) in devices {
         let device = Device {
             addr: server.mqtt,
-            id,
-            token,
+            id: id.clone(),
+            token: token.clone(),
             window: load.window,
             start_ts,
+            route,
         };
         clients.spawn(device.publish(acked.clone(), stop.clone()));
     }
     tokio::time::sleep(load.warmup).await;
     let own_stat = Path::new("/proc/self/stat");
-    let before = (
-        acked.load(Ordering::Relaxed),
-        server.cpu_seconds(),
-        wanwu_tsdb::bench::cpu_seconds(own_stat).unwrap_or(0.0),
-        Instant::now(),
-    );
+    let sample = || {
+        (
+            acked.load(Ordering::Relaxed),
+            server.cpu_seconds(),
+            wanwu_tsdb::bench::cpu_seconds(own_stat).unwrap_or(0.0),
+            Instant::now(),
+        )
+    };
+    let before = sample();
     tokio::time::sleep(load.duration).await;
-    let after = (
-        acked.load(Ordering::Relaxed),
-        server.cpu_seconds(),
-        wanwu_tsdb::bench::cpu_seconds(own_stat).unwrap_or(0.0),
-        Instant::now(),
-    );
+    let after = sample();
+    let load_average = std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into());
     stop.store(true, Ordering::Relaxed);
     while let Some(done) = clients.join_next().await {
         done.context("client task")??;
     }
     let seconds = (after.3 - before.3).as_secs_f64();
-    Ok(MqttIngest {
-        points_per_second: (after.0 - before.0) as f64 * VALUES_PER_MESSAGE as f64 / seconds,
+    Ok(Phase {
+        messages_per_second: (after.0 - before.0) as f64 / seconds,
         server_cpu: after.1 - before.1,
         generator_cpu: after.2 - before.2,
         seconds,
+        load_average,
     })
 }
 
@@ -108,6 +223,7 @@ struct Device {
     token: String,
     window: usize,
     start_ts: i64,
+    route: Route,
 }
 
 impl Device {
@@ -150,7 +266,8 @@ impl Device {
                 anyhow::Ok(())
             }
         });
-        let topic = bytestring::ByteString::from(format!("devices/{}/telemetry", self.id));
+        let topic =
+            bytestring::ByteString::from(format!("devices/{}/{}", self.id, self.route.suffix()));
         let mut seq: u64 = 0;
         let mut payload = String::new();
         while !stop.load(Ordering::Relaxed) {
