@@ -70,7 +70,7 @@ impl StorageBreakdown {
         for block in &segment.blocks {
             self.blocks += 1;
             self.points += block.summary.count;
-            let (entry, summary, rollup) = index_entry_parts(block);
+            let (entry, summary, rollup) = index_entry_parts(block, segment.partition.start);
             self.index_entries += entry;
             self.summaries += summary;
             self.rollups += rollup;

@@ -27,6 +27,29 @@ pub(crate) fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
+/// Appends `values` packed in the bit width of the largest: the width, then the bits.
+pub(crate) fn put_bitpacked(out: &mut Vec<u8>, values: &[u64]) {
+    let width = values
+        .iter()
+        .map(|v| 64 - v.leading_zeros())
+        .max()
+        .unwrap_or(0);
+    out.push(width as u8);
+    let (mut acc, mut bits) = (0u128, 0u32);
+    for &v in values {
+        acc |= u128::from(v) << bits;
+        bits += width;
+        while bits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    }
+    if bits > 0 {
+        out.push(acc as u8);
+    }
+}
+
 pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     put_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
@@ -164,6 +187,36 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.take(n)?).map_err(|e| DecodeError(format!("invalid utf-8: {e}")))
     }
 
+    /// `n` values written by [`put_bitpacked`].
+    pub(crate) fn bitpacked(&mut self, n: usize) -> DecodeResult<Vec<u64>> {
+        let width = u32::from(self.u8()?);
+        if width > 64 {
+            return Err(DecodeError(format!("bit width {width} over 64")));
+        }
+        let len = n
+            .checked_mul(width as usize)
+            .ok_or_else(|| DecodeError("bit-packed section too long".into()))?
+            .div_ceil(8);
+        let bytes = self.take(len)?;
+        let mask = if width == 0 {
+            0
+        } else {
+            u64::MAX >> (64 - width)
+        };
+        let mut out = Vec::with_capacity(n);
+        let (mut acc, mut bits, mut next) = (0u128, 0u32, bytes.iter());
+        for _ in 0..n {
+            while bits < width {
+                acc |= u128::from(*next.next().expect("length checked")) << bits;
+                bits += 8;
+            }
+            out.push(acc as u64 & mask);
+            acc >>= width;
+            bits -= width;
+        }
+        Ok(out)
+    }
+
     /// The bytes of a length-prefixed section.
     pub(crate) fn section(&mut self) -> DecodeResult<&'a [u8]> {
         let n = self.count()?;
@@ -188,6 +241,28 @@ mod tests {
         }
         assert!(r.is_empty());
         assert!(r.varint().is_err());
+    }
+
+    #[test]
+    fn bitpacked_values_round_trip() {
+        for values in [
+            vec![],
+            vec![0, 0, 0],
+            vec![1, 0, 1, 1, 0],
+            vec![5, 17, 3, 1023, 0],
+            vec![u64::MAX, 0, 1, u64::MAX >> 1],
+        ] {
+            let mut out = Vec::new();
+            put_bitpacked(&mut out, &values);
+            let mut r = Reader::new(&out);
+            assert_eq!(r.bitpacked(values.len()).unwrap(), values);
+            assert!(r.is_empty());
+            assert!(
+                Reader::new(&out[..out.len() - 1])
+                    .bitpacked(values.len())
+                    .is_err()
+            );
+        }
     }
 
     #[test]

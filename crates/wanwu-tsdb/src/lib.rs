@@ -37,6 +37,7 @@ mod breakdown;
 mod bytes;
 mod codec;
 mod column;
+mod decimal;
 mod engine;
 mod error;
 mod fsutil;

@@ -205,7 +205,7 @@ impl SeriesView {
             }
             if numbers_or_count(agg)
                 && let Some(block) = cluster.untouched_block(&self.tombstones)
-                && add_rollups(block, from, to, buckets, acc)
+                && add_rollups(block, from, to, buckets, agg, acc)
             {
                 continue;
             }
@@ -245,20 +245,25 @@ fn numbers_or_count(agg: Agg) -> bool {
 }
 
 /// Adds a block's hourly rollups when each hour lies within `[from, to]` and within one
-/// bucket; returns false (adding nothing) otherwise.
+/// bucket and the rollups hold what `agg` needs; returns false (adding nothing) otherwise.
 fn add_rollups(
     block: &BlockMeta,
     from: i64,
     to: i64,
     buckets: &Buckets,
+    agg: Agg,
     acc: &mut [Summary],
 ) -> bool {
     if block.rollup.is_empty() {
         return false;
     }
-    let Ok(hours) = rollup::decode(&block.rollup, block.min_ts) else {
+    let Ok(hours) = rollup::decode(&block.rollup, block.min_ts, block.format) else {
         return false;
     };
+    let needs_extremes = matches!(agg, Agg::Min | Agg::Max);
+    if needs_extremes && hours.iter().any(|h| h.extremes.is_none()) {
+        return false;
+    }
     let mut targets = Vec::with_capacity(hours.len());
     for h in &hours {
         let lo = h.start.max(block.min_ts);
@@ -270,11 +275,12 @@ fn add_rollups(
         targets.push(k.expect("checked"));
     }
     for (h, k) in hours.into_iter().zip(targets) {
+        let (min, max) = h.extremes.unwrap_or((f64::INFINITY, f64::NEG_INFINITY));
         acc[k].merge(&Summary {
             count: h.count,
             sum: h.sum,
-            min: h.min,
-            max: h.max,
+            min,
+            max,
             first: None,
             last: None,
         });

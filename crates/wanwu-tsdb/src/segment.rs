@@ -13,17 +13,21 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::agg::Summary;
-use crate::bytes::{DecodeError, DecodeResult, Reader, put_varint};
-use crate::codec::{decode_block, encode_block};
+use crate::bytes::{DecodeError, DecodeResult, Reader, put_varint, unzigzag, zigzag};
+use crate::codec::{BlockFormat, decode_block, encode_block};
 use crate::column::Run;
+use crate::decimal;
 use crate::error::{Error, Result};
 use crate::fsutil::{WriteFault, write_atomic};
 use crate::head::SeriesId;
 use crate::record::{put_value, read_value};
 use crate::rollup;
-use crate::types::ValueType;
+use crate::types::{Value, ValueType};
 
-const MAGIC: &[u8; 8] = b"WWTSEG01";
+/// Segment files of format 2: blocks with tagged float coding, compact index entries.
+const MAGIC: &[u8; 8] = b"WWTSEG02";
+/// Segment files written by older releases (format 1); read, never written.
+const MAGIC_V1: &[u8; 8] = b"WWTSEG01";
 const FOOTER_LEN: usize = 8 + 4 + 4 + 8;
 
 /// Where a segment belongs: tenant, retention group, partition start (ms).
@@ -84,6 +88,8 @@ pub(crate) struct BlockMeta {
     pub(crate) summary: Summary,
     /// Hourly rollups (see [`crate::rollup`]), empty when the block has none.
     pub(crate) rollup: Box<[u8]>,
+    /// How the block and its rollups are coded (the segment file's format).
+    pub(crate) format: BlockFormat,
 }
 
 /// A segment file, loaded index and lazily opened file.
@@ -149,6 +155,7 @@ impl Segment {
                     crc: crc32c::crc32c(&block),
                     summary: Summary::of(s.run, start..end),
                     rollup: rollup::encode(s.run, start..end).into_boxed_slice(),
+                    format: BlockFormat::V2,
                 });
                 bytes.extend_from_slice(&block);
                 start = end;
@@ -156,7 +163,7 @@ impl Segment {
         }
         blocks.sort_by_key(|b| (b.series, b.min_ts));
         let index_offset = bytes.len() as u64;
-        let index = encode_index(&blocks);
+        let index = encode_index(&blocks, partition.start);
         bytes.extend_from_slice(&index);
         bytes.extend_from_slice(&index_offset.to_le_bytes());
         bytes.extend_from_slice(&(index.len() as u32).to_le_bytes());
@@ -220,8 +227,12 @@ impl Segment {
             index_len.map_err(|e| corrupt(e.0))?,
             index_crc.map_err(|e| corrupt(e.0))?,
         );
-        if &footer[16..] != MAGIC || index_offset + u64::from(index_len) + FOOTER_LEN as u64 != size
-        {
+        let format = match &footer[16..] {
+            magic if magic == MAGIC => BlockFormat::V2,
+            magic if magic == MAGIC_V1 => BlockFormat::V1,
+            _ => return Err(corrupt("bad footer: unknown format".into())),
+        };
+        if index_offset + u64::from(index_len) + FOOTER_LEN as u64 != size {
             return Err(corrupt("bad footer".into()));
         }
         let mut index = vec![0u8; index_len as usize];
@@ -230,7 +241,7 @@ impl Segment {
         if crc32c::crc32c(&index) != index_crc {
             return Err(corrupt("index checksum mismatch".into()));
         }
-        let blocks = decode_index(&index).map_err(|e| corrupt(e.0))?;
+        let blocks = decode_index(&index, format, partition.start).map_err(|e| corrupt(e.0))?;
         if blocks
             .iter()
             .any(|b| b.offset + u64::from(b.len) > index_offset)
@@ -281,7 +292,8 @@ impl Segment {
     /// Reads and decodes one block, verifying its checksum.
     pub(crate) fn read_block(&self, meta: &BlockMeta) -> Result<Run> {
         let bytes = self.read_block_bytes(meta)?;
-        let run = decode_block(&bytes, meta.ty).map_err(|e| Error::corrupt(&self.path, e.0))?;
+        let run = decode_block(&bytes, meta.ty, meta.format)
+            .map_err(|e| Error::corrupt(&self.path, e.0))?;
         if run.ts.first() != Some(&meta.min_ts) || run.ts.last() != Some(&meta.max_ts) {
             return Err(Error::corrupt(
                 &self.path,
@@ -308,55 +320,136 @@ impl Segment {
     }
 }
 
-fn encode_index(blocks: &[BlockMeta]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(blocks.len() * 64);
+fn encode_index(blocks: &[BlockMeta], base: i64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(blocks.len() * 40);
     put_varint(&mut out, blocks.len() as u64);
     for b in blocks {
-        encode_entry(&mut out, b);
+        encode_entry(&mut out, b, base);
     }
     out
 }
 
 /// Bytes of `block`'s index entry: (fixed fields, summary, rollups with their length).
-pub(crate) fn index_entry_parts(block: &BlockMeta) -> (u64, u64, u64) {
+/// `base` is the start of the block's partition.
+pub(crate) fn index_entry_parts(block: &BlockMeta, base: i64) -> (u64, u64, u64) {
     let mut out = Vec::new();
-    encode_entry(&mut out, block);
+    encode_entry(&mut out, block, base);
     let rollup = {
         let mut len = Vec::new();
         put_varint(&mut len, block.rollup.len() as u64);
         (len.len() + block.rollup.len()) as u64
     };
     let mut summary = Vec::new();
-    encode_summary(&mut summary, &block.summary);
+    encode_summary(&mut summary, &block.summary, block.ty);
     let summary = summary.len() as u64;
     (out.len() as u64 - rollup - summary, summary, rollup)
 }
 
-fn encode_entry(out: &mut Vec<u8>, b: &BlockMeta) {
+/// An index entry: the block's time range relative to the partition's start (`base`) and its
+/// length, varint-coded; its checksum; its summary; its rollups.
+fn encode_entry(out: &mut Vec<u8>, b: &BlockMeta, base: i64) {
     put_varint(out, u64::from(b.series));
     out.push(b.ty.code());
-    out.extend_from_slice(&b.min_ts.to_le_bytes());
-    out.extend_from_slice(&b.max_ts.to_le_bytes());
+    put_varint(out, zigzag(b.min_ts.wrapping_sub(base)));
+    put_varint(out, b.max_ts.wrapping_sub(b.min_ts) as u64);
     put_varint(out, b.offset);
     put_varint(out, u64::from(b.len));
     out.extend_from_slice(&b.crc.to_le_bytes());
-    encode_summary(out, &b.summary);
+    encode_summary(out, &b.summary, b.ty);
     put_varint(out, b.rollup.len() as u64);
     out.extend_from_slice(&b.rollup);
 }
 
-fn encode_summary(out: &mut Vec<u8>, s: &Summary) {
+/// A block's summary: count and sum; min, max, first and last values (their timestamps are
+/// the block's time range). Float blocks whose min, max, first and last are decimals with few
+/// digits store them as scaled integers.
+fn encode_summary(out: &mut Vec<u8>, s: &Summary, ty: ValueType) {
     put_varint(out, s.count);
-    for x in [s.sum, s.min, s.max] {
+    out.extend_from_slice(&s.sum.to_bits().to_le_bytes());
+    let ends = [&s.first, &s.last].map(|end| end.as_ref().map(|(_, v)| v));
+    if let (ValueType::F64, [Some(Value::F64(first)), Some(Value::F64(last))]) = (ty, ends) {
+        let numbers = [s.min, s.max, *first, *last];
+        match decimal::digits_of(&numbers, decimal::MAX_DIGITS) {
+            Some(digits) => {
+                out.push(digits);
+                for k in decimal::scale_all(&numbers, digits) {
+                    put_varint(out, zigzag(k));
+                }
+            }
+            None => {
+                out.push(RAW_SUMMARY);
+                for x in numbers {
+                    out.extend_from_slice(&x.to_bits().to_le_bytes());
+                }
+            }
+        }
+        return;
+    }
+    for x in [s.min, s.max] {
         out.extend_from_slice(&x.to_bits().to_le_bytes());
     }
-    for (ts, value) in [&s.first, &s.last].into_iter().flatten() {
-        out.extend_from_slice(&ts.to_le_bytes());
+    for value in ends.into_iter().flatten() {
         put_value(out, value);
     }
 }
 
-fn decode_index(bytes: &[u8]) -> DecodeResult<Vec<BlockMeta>> {
+/// Float summary tag: raw floats follow (otherwise the tag is the number of decimal digits).
+const RAW_SUMMARY: u8 = u8::MAX;
+
+fn decode_summary(
+    r: &mut Reader<'_>,
+    ty: ValueType,
+    min_ts: i64,
+    max_ts: i64,
+) -> DecodeResult<Summary> {
+    let count = r.varint()?;
+    let sum = r.f64()?;
+    let (min, max, first, last) = if ty == ValueType::F64 {
+        let [min, max, first, last] = match r.u8()? {
+            RAW_SUMMARY => [r.f64()?, r.f64()?, r.f64()?, r.f64()?],
+            digits @ 0..=decimal::MAX_DIGITS => {
+                let factor = decimal::factor(digits);
+                let mut numbers = [0f64; 4];
+                for x in &mut numbers {
+                    *x = decimal::unscale(unzigzag(r.varint()?), factor);
+                }
+                numbers
+            }
+            other => return Err(DecodeError(format!("unknown summary coding {other}"))),
+        };
+        (min, max, Value::F64(first), Value::F64(last))
+    } else {
+        let (min, max) = (r.f64()?, r.f64()?);
+        (min, max, read_value(r, ty)?, read_value(r, ty)?)
+    };
+    Ok(Summary {
+        count,
+        sum,
+        min,
+        max,
+        first: Some((min_ts, first)),
+        last: Some((max_ts, last)),
+    })
+}
+
+/// Summary of format 1: count, raw sum, min and max, first and last with their timestamps.
+fn decode_summary_v1(r: &mut Reader<'_>, ty: ValueType) -> DecodeResult<Summary> {
+    let count = r.varint()?;
+    let (sum, min, max) = (r.f64()?, r.f64()?, r.f64()?);
+    let first = Some((r.i64()?, read_value(r, ty)?));
+    let last = Some((r.i64()?, read_value(r, ty)?));
+    Ok(Summary {
+        count,
+        sum,
+        min,
+        max,
+        first,
+        last,
+    })
+}
+
+/// Decodes the index of a segment of `format` whose partition starts at `base`.
+fn decode_index(bytes: &[u8], format: BlockFormat, base: i64) -> DecodeResult<Vec<BlockMeta>> {
     let mut r = Reader::new(bytes);
     let n = r.count()?;
     let mut blocks = Vec::with_capacity(n.min(1 << 20));
@@ -366,15 +459,20 @@ fn decode_index(bytes: &[u8]) -> DecodeResult<Vec<BlockMeta>> {
         let code = r.u8()?;
         let ty = ValueType::from_code(code)
             .ok_or_else(|| DecodeError(format!("unknown value type {code}")))?;
-        let min_ts = r.i64()?;
-        let max_ts = r.i64()?;
+        let (min_ts, max_ts) = match format {
+            BlockFormat::V1 => (r.i64()?, r.i64()?),
+            BlockFormat::V2 => {
+                let min_ts = base.wrapping_add(unzigzag(r.varint()?));
+                (min_ts, min_ts.wrapping_add(r.varint()? as i64))
+            }
+        };
         let offset = r.varint()?;
         let len = u32::try_from(r.varint()?).map_err(|_| DecodeError("block too long".into()))?;
         let crc = r.u32()?;
-        let count = r.varint()?;
-        let (sum, min, max) = (r.f64()?, r.f64()?, r.f64()?);
-        let first = Some((r.i64()?, read_value(&mut r, ty)?));
-        let last = Some((r.i64()?, read_value(&mut r, ty)?));
+        let summary = match format {
+            BlockFormat::V1 => decode_summary_v1(&mut r, ty)?,
+            BlockFormat::V2 => decode_summary(&mut r, ty, min_ts, max_ts)?,
+        };
         let rollup = r.section()?.into();
         blocks.push(BlockMeta {
             series,
@@ -384,15 +482,9 @@ fn decode_index(bytes: &[u8]) -> DecodeResult<Vec<BlockMeta>> {
             offset,
             len,
             crc,
-            summary: Summary {
-                count,
-                sum,
-                min,
-                max,
-                first,
-                last,
-            },
+            summary,
             rollup,
+            format,
         });
     }
     if !r.is_empty() {
@@ -447,4 +539,97 @@ pub(crate) fn scan(data_dir: &Path) -> Result<Vec<Segment>> {
         }
     }
     Ok(live)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::column::Column;
+
+    /// A segment file as older releases wrote it (format 1: fixed-width index fields, raw
+    /// summary) still loads and reads.
+    #[test]
+    fn format_1_segments_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let partition = PartitionKey {
+            tenant: "t".into(),
+            group: String::new(),
+            start: 0,
+        };
+        let run = Run {
+            ts: vec![1_000, 2_000, 3_000],
+            values: Column::I64(vec![7, -1, 4]),
+        };
+        let block = encode_block(&run, 0..3);
+        let mut file = MAGIC_V1.to_vec();
+        let offset = file.len() as u64;
+        file.extend_from_slice(&block);
+        let mut index = Vec::new();
+        put_varint(&mut index, 1);
+        put_varint(&mut index, 5);
+        index.push(ValueType::I64.code());
+        index.extend_from_slice(&1_000i64.to_le_bytes());
+        index.extend_from_slice(&3_000i64.to_le_bytes());
+        put_varint(&mut index, offset);
+        put_varint(&mut index, block.len() as u64);
+        index.extend_from_slice(&crc32c::crc32c(&block).to_le_bytes());
+        put_varint(&mut index, 3);
+        for x in [10.0f64, -1.0, 7.0] {
+            index.extend_from_slice(&x.to_bits().to_le_bytes());
+        }
+        for (ts, v) in [(1_000i64, 7i64), (3_000, 4)] {
+            index.extend_from_slice(&ts.to_le_bytes());
+            index.extend_from_slice(&v.to_le_bytes());
+        }
+        put_varint(&mut index, 0);
+        let index_offset = file.len() as u64;
+        file.extend_from_slice(&index);
+        file.extend_from_slice(&index_offset.to_le_bytes());
+        file.extend_from_slice(&(index.len() as u32).to_le_bytes());
+        file.extend_from_slice(&crc32c::crc32c(&index).to_le_bytes());
+        file.extend_from_slice(MAGIC_V1);
+        let part_dir = partition.dir(dir.path());
+        fs::create_dir_all(&part_dir).unwrap();
+        let path = part_dir.join(format!("seg-{:016x}-{:016x}-{:016x}.blk", 1, 1, 0));
+        fs::write(&path, &file).unwrap();
+
+        let segment = Segment::load(dir.path(), &path).unwrap();
+        let meta = &segment.blocks_of(5)[0];
+        assert_eq!(meta.format, BlockFormat::V1);
+        assert_eq!((meta.summary.count, meta.summary.sum), (3, 10.0));
+        assert_eq!(meta.summary.last, Some((3_000, Value::I64(4))));
+        assert_eq!(segment.read_block(meta).unwrap(), run);
+    }
+
+    #[test]
+    fn format_2_index_round_trips_and_is_compact() {
+        let dir = tempfile::tempdir().unwrap();
+        let partition = PartitionKey {
+            tenant: "t".into(),
+            group: "g".into(),
+            start: 86_400_000,
+        };
+        let ts: Vec<i64> = (0..1440).map(|m| 86_400_000 + m * 60_000).collect();
+        let values: Vec<f64> = (0..1440).map(|m| f64::from(m % 50) / 10.0).collect();
+        let run = Run {
+            ts,
+            values: Column::F64(values),
+        };
+        let series = [SeriesBlocks {
+            series: 3,
+            run: &run,
+            range: 0..1440,
+        }];
+        let written =
+            Segment::write(dir.path(), partition, (1, 1, 0), &series, 2048, None).unwrap();
+        let loaded = Segment::load(dir.path(), &written.path).unwrap();
+        let (a, b) = (&written.blocks[0], &loaded.blocks[0]);
+        assert_eq!(
+            (a.min_ts, a.max_ts, a.summary.clone()),
+            (b.min_ts, b.max_ts, b.summary.clone())
+        );
+        assert_eq!(loaded.read_block(b).unwrap(), run);
+        let (entry, summary, _) = index_entry_parts(b, loaded.partition.start);
+        assert!(entry + summary < 40, "{entry} + {summary} bytes");
+    }
 }
