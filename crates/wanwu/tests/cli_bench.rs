@@ -123,14 +123,26 @@ fn mqtt_reports_its_table_against_mosquitto() {
     ];
     let mut rows = Vec::new();
     for (scenario, unit) in scenarios {
-        rows.push(format!("{scenario}, {unit}"));
+        rows.push(format!("{scenario} saturated, {unit}"));
+        for measure in [
+            "delivered %",
+            "broker cpu us/message",
+            "broker cpu cores",
+            "load generator cpu cores",
+        ] {
+            rows.push(format!("{scenario} saturated, {measure}"));
+        }
+        // The quick run measures latency at one offered rate, half the lower saturated one.
+        rows.push(format!("{scenario} at 50% load, sent {unit}"));
         for measure in [
             "latency p50 ms",
             "latency p99 ms",
-            "broker cpu s",
-            "load generator cpu s",
+            "latency max ms",
+            "delivered %",
+            "broker cpu cores",
+            "load generator cpu cores",
         ] {
-            rows.push(format!("{scenario}, {measure}"));
+            rows.push(format!("{scenario} at 50% load, {measure}"));
         }
     }
     rows.push("idle connections answering PINGREQ".into());
@@ -138,15 +150,31 @@ fn mqtt_reports_its_table_against_mosquitto() {
     let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
     assert_table(&out, "mqtt", &rows);
     for (scenario, unit) in scenarios {
-        let [wanwu, mosquitto, _] = figures(&out, &format!("{scenario}, {unit}"));
+        let [wanwu, mosquitto, _] = figures(&out, &format!("{scenario} saturated, {unit}"));
         assert!(
             wanwu > 0.0 && mosquitto > 0.0,
             "{scenario}: nothing delivered in:\n{out}"
         );
+        // Both brokers were offered the same rate, and the latency sample is not empty.
+        let [wanwu, mosquitto, _] = figures(&out, &format!("{scenario} at 50% load, sent {unit}"));
+        assert!(
+            wanwu > 0.0 && mosquitto > 0.0,
+            "{scenario}: nothing sent in:\n{out}"
+        );
+        let [p50, _, _] = figures(&out, &format!("{scenario} at 50% load, latency p50 ms"));
+        let [p99, _, _] = figures(&out, &format!("{scenario} at 50% load, latency p99 ms"));
+        let [max, _, _] = figures(&out, &format!("{scenario} at 50% load, latency max ms"));
+        assert!(
+            0.0 < p50 && p50 <= p99 && p99 <= max,
+            "{scenario}: in:\n{out}"
+        );
     }
+    // The full report names what the idle run held and what the open-file limit allows.
+    assert!(out.contains("Idle connections: "), "in:\n{out}");
+    assert!(out.contains("with a limit of at least "), "in:\n{out}");
     // Every idle connection the run opened still answers, on both brokers.
     let opened: f64 = out
-        .split(" idle connections")
+        .split(" idle connections of ")
         .next()
         .and_then(|head| head.rsplit(' ').next())
         .and_then(|n| n.parse().ok())

@@ -41,6 +41,38 @@ pub(crate) fn subscribe(out: &mut Vec<u8>, packet_id: u16, filter: &str, qos: u8
     out.push(qos);
 }
 
+/// The header at the start of every payload the load generator sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    /// Index of the publisher.
+    pub publisher: u32,
+    /// The publisher's running message number.
+    pub seq: u32,
+    /// Send time, nanoseconds on the run's clock.
+    pub sent_ns: u64,
+}
+
+impl Stamp {
+    /// Bytes a stamp takes.
+    pub const LEN: usize = 16;
+
+    /// Writes the stamp at the start of `payload` (at least [`Self::LEN`] bytes).
+    pub fn write(&self, payload: &mut [u8]) {
+        payload[..4].copy_from_slice(&self.publisher.to_le_bytes());
+        payload[4..8].copy_from_slice(&self.seq.to_le_bytes());
+        payload[8..16].copy_from_slice(&self.sent_ns.to_le_bytes());
+    }
+
+    /// The stamp at the start of `payload`, if it is long enough.
+    pub fn read(payload: &[u8]) -> Option<Self> {
+        Some(Self {
+            publisher: u32::from_le_bytes(payload.get(..4)?.try_into().ok()?),
+            seq: u32::from_le_bytes(payload.get(4..8)?.try_into().ok()?),
+            sent_ns: u64::from_le_bytes(payload.get(8..16)?.try_into().ok()?),
+        })
+    }
+}
+
 /// PUBLISH of `payload_len` bytes; `fill` writes the payload.
 pub(crate) fn publish(
     out: &mut Vec<u8>,
@@ -156,5 +188,18 @@ mod tests {
             out.len() - 4,
             "a partial packet waits"
         );
+    }
+
+    #[test]
+    fn stamps_round_trip_and_short_payloads_have_none() {
+        let stamp = Stamp {
+            publisher: 7,
+            seq: u32::MAX - 1,
+            sent_ns: 1 << 50,
+        };
+        let mut payload = [0u8; 100];
+        stamp.write(&mut payload);
+        assert_eq!(Stamp::read(&payload), Some(stamp));
+        assert_eq!(Stamp::read(&payload[..Stamp::LEN - 1]), None);
     }
 }

@@ -2,8 +2,8 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -11,15 +11,17 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::codec::{self, Frame};
-use super::{LoadError, Throughput};
+use super::codec::{self, Frame, Stamp};
+use super::credit::Credit;
+use super::run::{Run, Timing};
+use super::summary::micros_between;
+use super::target::RunningBroker;
+use super::{LoadError, Outcome};
 
 /// Concurrent connection attempts while setting up.
 const CONNECT_CONCURRENCY: usize = 256;
 /// Most messages one publisher writes in one system call.
 const MAX_BATCH: usize = 64;
-/// Bytes at the start of each payload: publisher index (u32) and send time (u64 ns).
-const STAMP: usize = 12;
 
 /// Opens a connection from `source` (if given) and completes CONNECT/CONNACK.
 async fn open(
@@ -104,40 +106,45 @@ async fn open_many(
     Ok(streams.into_iter().flatten().collect())
 }
 
-/// Shared state of a measurement run.
-struct Run {
-    base: Instant,
-    recording: AtomicBool,
-    stop: AtomicBool,
-    received: AtomicU64,
+/// How publishers pace their messages.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pacing {
+    /// Closed loop at saturation: this many messages on their way per publisher (fan-in)
+    /// or in all (fan-out); a message is on its way until every subscriber received it.
+    Window(usize),
+    /// Open loop: a fixed offered rate, in messages/s into the broker (fan-in) or
+    /// deliveries/s out of it (fan-out), kept whatever the broker does.
+    Rate(f64),
 }
 
-impl Run {
-    fn new() -> Arc<Self> {
-        Arc::new(Self {
-            base: Instant::now(),
-            recording: AtomicBool::new(false),
-            stop: AtomicBool::new(false),
-            received: AtomicU64::new(0),
-        })
-    }
+/// The load of one run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Load {
+    /// QoS of publications and subscriptions.
+    pub qos: u8,
+    /// Payload bytes.
+    pub payload: usize,
+    /// How messages are paced.
+    pub pacing: Pacing,
+}
 
-    fn now_ns(&self) -> u64 {
-        self.base.elapsed().as_nanos() as u64
-    }
+/// When one publisher sends.
+enum Pace {
+    /// When its window has room; deliveries settle messages.
+    Window(Arc<Credit>),
+    /// On a schedule: one message every `interval_ns`, the first at `first_ns`.
+    Rate { first_ns: u64, interval_ns: u64 },
+}
 
-    /// Warms up, records for `duration`, then stops the clients.
-    async fn measure(&self, warmup: Duration, duration: Duration) -> (u64, Duration) {
-        tokio::time::sleep(warmup).await;
-        let before = self.received.load(Ordering::Relaxed);
-        self.recording.store(true, Ordering::Relaxed);
-        let started = Instant::now();
-        tokio::time::sleep(duration).await;
-        self.recording.store(false, Ordering::Relaxed);
-        let elapsed = started.elapsed();
-        let count = self.received.load(Ordering::Relaxed) - before;
-        self.stop.store(true, Ordering::Relaxed);
-        (count, elapsed)
+impl Pace {
+    /// The schedule of publisher `index` of `count` sharing `per_second` messages/s,
+    /// spread evenly over the interval.
+    fn rate(per_second: f64, index: usize, count: usize) -> Self {
+        let interval_ns = (count as f64 * 1e9 / per_second.max(1e-3)).max(1.0) as u64;
+        Self::Rate {
+            first_ns: interval_ns * index as u64 / count.max(1) as u64,
+            interval_ns,
+        }
     }
 }
 
@@ -146,66 +153,97 @@ struct Stream {
     topic: Vec<u8>,
     qos: u8,
     payload: usize,
-    /// Tag written into each payload: the publisher's index, or a running sequence number.
-    tag: Tag,
+    /// The publisher's index, written into each payload's stamp.
+    publisher: u32,
 }
 
-/// How messages are tagged, for the receiving side's bookkeeping.
-enum Tag {
-    /// Every message carries the publisher's index.
-    Publisher(u32),
-    /// Messages are numbered.
-    Sequence(AtomicU32),
-}
-
-impl Tag {
-    fn next(&self) -> u32 {
-        match self {
-            Self::Publisher(index) => *index,
-            Self::Sequence(next) => next.fetch_add(1, Ordering::Relaxed),
-        }
-    }
-}
-
-/// Writes stamped messages whenever `permits` allow, batching what is available.
+/// Writes stamped messages as `pace` allows, several per write when several are due.
+/// Returns how late each sampled message left against its schedule (open loop), in µs.
 async fn publish_loop(
     mut writer: OwnedWriteHalf,
     run: Arc<Run>,
-    permits: Arc<Semaphore>,
+    pace: Pace,
     stream: Stream,
-) -> Result<(), LoadError> {
+) -> Vec<u32> {
     let Stream {
         topic,
         qos,
         payload,
-        tag,
+        publisher,
     } = stream;
     let mut out = Vec::with_capacity(MAX_BATCH * (payload + topic.len() + 8));
     let mut packet_id: u16 = 0;
-    while !run.stop.load(Ordering::Relaxed) {
-        let Ok(permit) = permits.acquire().await else {
-            break;
+    let mut seq: u32 = 0;
+    let mut lags = Vec::new();
+    let mut next_ns = match pace {
+        Pace::Rate { first_ns, .. } => first_ns,
+        Pace::Window(_) => 0,
+    };
+    while run.publishing() {
+        let batch = match &pace {
+            Pace::Window(credit) => {
+                let Some(batch) = credit.take(MAX_BATCH, seq).await else {
+                    break;
+                };
+                batch
+            }
+            Pace::Rate { interval_ns, .. } => {
+                tokio::time::sleep_until(run.instant_at(next_ns).into()).await;
+                let late_ns = run.now_ns().saturating_sub(next_ns);
+                (late_ns / interval_ns + 1).min(MAX_BATCH as u64) as usize
+            }
         };
-        permit.forget();
-        let mut batch = 1;
-        while batch < MAX_BATCH && permits.try_acquire().map(|p| p.forget()).is_ok() {
-            batch += 1;
-        }
         out.clear();
+        let mut sampled = 0;
         for _ in 0..batch {
             packet_id = packet_id.wrapping_add(1).max(1);
             let stamp = run.now_ns();
-            let tag = tag.next();
-            codec::publish(&mut out, &topic, qos, packet_id, payload.max(STAMP), |p| {
-                p[..4].copy_from_slice(&tag.to_le_bytes());
-                p[4..12].copy_from_slice(&stamp.to_le_bytes());
-            });
+            if run.sampled(stamp) {
+                sampled += 1;
+                if let Pace::Rate { .. } = pace {
+                    lags.push(micros_between(next_ns, stamp));
+                }
+            }
+            if let Pace::Rate { interval_ns, .. } = pace {
+                next_ns += interval_ns;
+            }
+            let stamp = Stamp {
+                publisher,
+                seq,
+                sent_ns: stamp,
+            };
+            seq = seq.wrapping_add(1);
+            codec::publish(
+                &mut out,
+                &topic,
+                qos,
+                packet_id,
+                payload.max(Stamp::LEN),
+                |p| {
+                    stamp.write(p);
+                },
+            );
         }
-        if writer.write_all(&out).await.is_err() {
+        if !write_until_stopped(&mut writer, &out, &run).await {
             break;
         }
+        run.count_sent(sampled);
     }
-    Ok(())
+    lags
+}
+
+/// Writes `bytes`; false when the connection failed or the run stopped while the broker
+/// was not reading.
+async fn write_until_stopped(writer: &mut OwnedWriteHalf, bytes: &[u8], run: &Run) -> bool {
+    let write = writer.write_all(bytes);
+    tokio::pin!(write);
+    loop {
+        match tokio::time::timeout(Duration::from_millis(100), &mut write).await {
+            Ok(written) => return written.is_ok(),
+            Err(_) if run.stopped() => return false,
+            Err(_) => {}
+        }
+    }
 }
 
 /// Discards what the broker sends to a publisher (PUBACKs).
@@ -214,21 +252,22 @@ async fn drain(mut reader: OwnedReadHalf) {
     while matches!(reader.read(&mut buf).await, Ok(n) if n > 0) {}
 }
 
-/// Reads messages, acknowledges QoS 1, and hands each payload to `on_message` with its
-/// latency; stops at end of stream or when the run stops.
+/// Reads messages, acknowledges QoS 1, counts them and hands each payload to `on_message`;
+/// stops at end of stream or when the run stops. Returns the latencies of sampled
+/// messages (µs) when the run keeps them.
 async fn receive_loop(
     mut reader: OwnedReadHalf,
     mut writer: OwnedWriteHalf,
     run: Arc<Run>,
-    mut on_message: impl FnMut(&[u8]),
+    mut on_message: impl FnMut(Stamp),
 ) -> Vec<u32> {
     let mut latencies = Vec::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut filled = 0;
     let mut acks = Vec::new();
-    while !run.stop.load(Ordering::Relaxed) {
+    while !run.stopped() {
         let read =
-            tokio::time::timeout(Duration::from_millis(200), reader.read(&mut buf[filled..])).await;
+            tokio::time::timeout(Duration::from_millis(100), reader.read(&mut buf[filled..])).await;
         let n = match read {
             Ok(Ok(n)) if n > 0 => n,
             Ok(_) => break,
@@ -236,8 +275,7 @@ async fn receive_loop(
         };
         filled += n;
         let now = run.now_ns();
-        let recording = run.recording.load(Ordering::Relaxed);
-        let mut count = 0u64;
+        let (mut arrived, mut sampled) = (0u64, 0u64);
         let used = codec::parse(&buf[..filled], |frame: Frame<'_>| {
             if frame.kind() != 3 {
                 return;
@@ -248,19 +286,20 @@ async fn receive_loop(
             if qos == 1 {
                 codec::puback(&mut acks, packet_id);
             }
-            if payload.len() >= STAMP {
-                let sent = u64::from_le_bytes(payload[4..12].try_into().expect("8 bytes"));
-                if recording {
-                    latencies
-                        .push((now.saturating_sub(sent) / 1000).min(u64::from(u32::MAX)) as u32);
+            if let Some(stamp) = Stamp::read(payload) {
+                arrived += 1;
+                if run.sampled(stamp.sent_ns) {
+                    sampled += 1;
+                    if run.timing() {
+                        latencies.push(micros_between(stamp.sent_ns, now));
+                    }
                 }
-                count += 1;
-                on_message(payload);
+                on_message(stamp);
             }
         });
         buf.copy_within(used..filled, 0);
         filled -= used;
-        run.received.fetch_add(count, Ordering::Relaxed);
+        run.count_received(arrived, sampled);
         if !acks.is_empty() {
             if writer.write_all(&acks).await.is_err() {
                 break;
@@ -271,76 +310,80 @@ async fn receive_loop(
     latencies
 }
 
-/// Many publishers, one subscriber: each publisher keeps `window` messages on their way.
+/// Waits for every task of `tasks` and gathers what they return.
+async fn gather(mut tasks: JoinSet<Vec<u32>>) -> Result<Vec<u32>, LoadError> {
+    let mut all = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        all.extend(joined.map_err(|e| LoadError::Task(e.to_string()))?);
+    }
+    Ok(all)
+}
+
+/// Many publishers, one subscriber.
 pub(crate) async fn fan_in(
-    broker: SocketAddr,
+    broker: &RunningBroker,
     publishers: usize,
-    qos: u8,
-    payload: usize,
-    window: usize,
-    timing: (Duration, Duration),
-) -> Result<Throughput, LoadError> {
-    let run = Run::new();
-    let mut subscriber = open(broker, None, "bench-fan-in-sub", 0).await?;
-    subscribe(&mut subscriber, "bench/in/#", qos).await?;
-    let streams = open_many(broker, publishers, &[], "bench-fan-in-pub", 0).await?;
-    let permits: Vec<Arc<Semaphore>> = (0..publishers)
-        .map(|_| Arc::new(Semaphore::new(window)))
-        .collect();
+    load: Load,
+    timing: Timing,
+) -> Result<Outcome, LoadError> {
+    let run = Run::new(matches!(load.pacing, Pacing::Rate(_)));
+    let mut subscriber = open(broker.addr, None, "bench-fan-in-sub", 0).await?;
+    subscribe(&mut subscriber, "bench/in/#", load.qos).await?;
+    let streams = open_many(broker.addr, publishers, &[], "bench-fan-in-pub", 0).await?;
+    let credits: Vec<Arc<Credit>> = match load.pacing {
+        Pacing::Window(window) => (0..publishers)
+            .map(|_| Arc::new(Credit::new(window)))
+            .collect(),
+        Pacing::Rate(_) => Vec::new(),
+    };
     let (reader, writer) = subscriber.into_split();
-    let receiving = tokio::spawn({
-        let run = run.clone();
-        let permits = permits.clone();
-        receive_loop(reader, writer, run, move |payload| {
-            let index = u32::from_le_bytes(payload[..4].try_into().expect("4 bytes")) as usize;
-            if let Some(p) = permits.get(index) {
-                p.add_permits(1);
+    let mut receiving = JoinSet::new();
+    receiving.spawn({
+        let credits = credits.clone();
+        receive_loop(reader, writer, run.clone(), move |stamp| {
+            if let Some(credit) = credits.get(stamp.publisher as usize) {
+                credit.settle(stamp.seq.wrapping_add(1));
             }
         })
     });
-    let mut tasks = JoinSet::new();
+    let mut publishing = JoinSet::new();
     for (index, stream) in streams.into_iter().enumerate() {
         let (reader, writer) = stream.into_split();
         tokio::spawn(drain(reader));
-        let topic = format!("bench/in/{index}").into_bytes();
         let stream = Stream {
-            topic,
-            qos,
-            payload,
-            tag: Tag::Publisher(index as u32),
+            topic: format!("bench/in/{index}").into_bytes(),
+            qos: load.qos,
+            payload: load.payload,
+            publisher: index as u32,
         };
-        tasks.spawn(publish_loop(
-            writer,
-            run.clone(),
-            permits[index].clone(),
-            stream,
-        ));
+        let pace = match load.pacing {
+            Pacing::Window(_) => Pace::Window(credits[index].clone()),
+            Pacing::Rate(per_second) => Pace::rate(per_second, index, publishers),
+        };
+        publishing.spawn(publish_loop(writer, run.clone(), pace, stream));
     }
-    let (count, elapsed) = run.measure(timing.0, timing.1).await;
-    permits.iter().for_each(|p| p.close());
-    tasks.shutdown().await;
-    let latencies = receiving
-        .await
-        .map_err(|e| LoadError::Task(e.to_string()))?;
-    Ok(Throughput::new(count, elapsed, latencies))
+    let window = run.measure(timing, 1, &broker.cpu_probe()).await;
+    credits.iter().for_each(|c| c.close());
+    let lags = gather(publishing).await?;
+    let latencies = gather(receiving).await?;
+    Ok(run.outcome(window, latencies, lags))
 }
 
-/// One publisher, many subscribers: a message stays in flight until every subscriber got it.
+/// One publisher, many subscribers; with a window, a message stays on its way until every
+/// subscriber got it.
 pub(crate) async fn fan_out(
-    broker: SocketAddr,
+    broker: &RunningBroker,
     subscribers: usize,
-    qos: u8,
-    payload: usize,
-    window: usize,
-    timing: (Duration, Duration),
-) -> Result<Throughput, LoadError> {
+    load: Load,
+    timing: Timing,
+) -> Result<Outcome, LoadError> {
     const RING: usize = 4096;
-    let run = Run::new();
-    let mut streams = open_many(broker, subscribers, &[], "bench-fan-out-sub", 0).await?;
+    let run = Run::new(matches!(load.pacing, Pacing::Rate(_)));
+    let mut streams = open_many(broker.addr, subscribers, &[], "bench-fan-out-sub", 0).await?;
     let mut subscribing = JoinSet::new();
     for mut stream in streams.drain(..) {
         subscribing.spawn(async move {
-            subscribe(&mut stream, "bench/out", qos)
+            subscribe(&mut stream, "bench/out", load.qos)
                 .await
                 .map(|()| stream)
         });
@@ -349,40 +392,50 @@ pub(crate) async fn fan_out(
     while let Some(joined) = subscribing.join_next().await {
         subscribed.push(joined.map_err(|e| LoadError::Task(e.to_string()))??);
     }
-    let permits = Arc::new(Semaphore::new(window.min(RING)));
+    let (credit, pace) = match load.pacing {
+        Pacing::Window(window) => {
+            let credit = Arc::new(Credit::new(window.min(RING)));
+            (Some(credit.clone()), Pace::Window(credit))
+        }
+        Pacing::Rate(deliveries) => (None, Pace::rate(deliveries / subscribers as f64, 0, 1)),
+    };
     let arrivals: Arc<Vec<AtomicU32>> = Arc::new((0..RING).map(|_| AtomicU32::new(0)).collect());
-    let mut receivers = JoinSet::new();
+    let mut receiving = JoinSet::new();
     for stream in subscribed {
         let (reader, writer) = stream.into_split();
-        let (permits, arrivals) = (permits.clone(), arrivals.clone());
+        let (credit, arrivals) = (credit.clone(), arrivals.clone());
         let total = subscribers as u32;
-        receivers.spawn(receive_loop(reader, writer, run.clone(), move |payload| {
-            let seq = u32::from_le_bytes(payload[..4].try_into().expect("4 bytes")) as usize;
-            let slot = &arrivals[seq % RING];
+        receiving.spawn(receive_loop(reader, writer, run.clone(), move |stamp| {
+            let Some(credit) = &credit else {
+                return;
+            };
+            let slot = &arrivals[stamp.seq as usize % RING];
             if slot.fetch_add(1, Ordering::AcqRel) + 1 == total {
                 slot.store(0, Ordering::Release);
-                permits.add_permits(1);
+                credit.settle(stamp.seq.wrapping_add(1));
             }
         }));
     }
-    let publisher = open(broker, None, "bench-fan-out-pub", 0).await?;
+    let publisher = open(broker.addr, None, "bench-fan-out-pub", 0).await?;
     let (reader, writer) = publisher.into_split();
     tokio::spawn(drain(reader));
     let stream = Stream {
         topic: b"bench/out".to_vec(),
-        qos,
-        payload,
-        tag: Tag::Sequence(AtomicU32::new(0)),
+        qos: load.qos,
+        payload: load.payload,
+        publisher: 0,
     };
-    let publishing = tokio::spawn(publish_loop(writer, run.clone(), permits.clone(), stream));
-    let (count, elapsed) = run.measure(timing.0, timing.1).await;
-    permits.close();
-    publishing.abort();
-    let mut latencies = Vec::new();
-    while let Some(joined) = receivers.join_next().await {
-        latencies.extend(joined.map_err(|e| LoadError::Task(e.to_string()))?);
+    let mut publishing = JoinSet::new();
+    publishing.spawn(publish_loop(writer, run.clone(), pace, stream));
+    let window = run
+        .measure(timing, subscribers as u64, &broker.cpu_probe())
+        .await;
+    if let Some(credit) = &credit {
+        credit.close();
     }
-    Ok(Throughput::new(count, elapsed, latencies))
+    let lags = gather(publishing).await?;
+    let latencies = gather(receiving).await?;
+    Ok(run.outcome(window, latencies, lags))
 }
 
 /// Opens `count` idle connections (keepalive 0) spread over `sources`, then checks that

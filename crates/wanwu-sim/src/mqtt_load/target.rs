@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-use super::LoadError;
+use super::{CpuUse, LoadError};
 
 /// How to start a broker that listens on a given port.
 #[derive(Debug, Clone)]
@@ -146,9 +146,9 @@ impl RunningBroker {
         rss_of(format!("/proc/{}/status", self.pid))
     }
 
-    /// CPU time used so far, in seconds.
-    pub fn cpu_seconds(&self) -> f64 {
-        cpu_seconds_of(format!("/proc/{}/stat", self.pid))
+    /// Reads the CPU time of this broker and of the load generator.
+    pub fn cpu_probe(&self) -> CpuProbe {
+        CpuProbe { pid: self.pid }
     }
 
     /// Stops the broker.
@@ -186,7 +186,17 @@ fn cpu_seconds_of(path: impl AsRef<Path>) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// CPU time used by this process so far, in seconds.
-pub(crate) fn own_cpu_seconds() -> f64 {
-    cpu_seconds_of("/proc/self/stat")
+/// Reads the CPU time used so far by a broker and by this process (the load generator).
+pub(crate) struct CpuProbe {
+    pid: u32,
+}
+
+impl CpuProbe {
+    /// CPU seconds used so far.
+    pub fn read(&self) -> CpuUse {
+        CpuUse {
+            broker: cpu_seconds_of(format!("/proc/{}/stat", self.pid)),
+            generator: cpu_seconds_of("/proc/self/stat"),
+        }
+    }
 }

@@ -11,9 +11,7 @@ use super::table::{Row, Table};
 use anyhow::Context;
 use std::path::Path;
 use std::time::Duration;
-use wanwu_sim::mqtt_load::{
-    BrokerResult, BrokerSpec, MqttBenchOptions, MqttBenchReport, Throughput,
-};
+use wanwu_sim::mqtt_load::{BrokerSpec, MqttBenchOptions, MqttBenchReport, Outcome, Scenario};
 
 /// Where Debian's `mosquitto` package installs the broker.
 const MOSQUITTO: &str = "/usr/sbin/mosquitto";
@@ -39,6 +37,7 @@ pub fn run(quick: bool) -> anyhow::Result<Table> {
         .context("starting the load generator's runtime")?
         .block_on(wanwu_sim::mqtt_load::run(&options))
         .context("MQTT benchmark")?;
+    println!("{report}");
     table(&report)
 }
 
@@ -48,58 +47,83 @@ fn shrink(options: &mut MqttBenchOptions) {
     options.subscribers = 50;
     options.warmup = Duration::from_millis(200);
     options.duration = Duration::from_secs(1);
+    options.drain = Duration::from_millis(500);
+    options.latency_loads = vec![0.5];
     options.idle_connections = 500;
 }
 
-/// The report as a table of wanwu against mosquitto.
+/// A row of one figure, `of`, of wanwu's outcome `a` against mosquitto's `b`.
+fn figure(
+    measure: String,
+    (a, b): (&Outcome, &Outcome),
+    of: impl Fn(&Outcome) -> f64,
+    higher_is_better: bool,
+) -> Row {
+    Row {
+        measure,
+        wanwu: of(a),
+        baseline: of(b),
+        higher_is_better,
+    }
+}
+
+/// The rows every run has: share of messages delivered, broker and generator CPU.
+fn accounting_rows(name: &str, pair: (&Outcome, &Outcome)) -> [Row; 3] {
+    [
+        figure(
+            format!("{name}, delivered %"),
+            pair,
+            Outcome::delivered_percent,
+            true,
+        ),
+        figure(
+            format!("{name}, broker cpu cores"),
+            pair,
+            |o| o.cores().broker,
+            false,
+        ),
+        figure(
+            format!("{name}, load generator cpu cores"),
+            pair,
+            |o| o.cores().generator,
+            false,
+        ),
+    ]
+}
+
+/// The report as a table of wanwu against mosquitto: each scenario at saturation, then at
+/// each fixed offered rate, then the idle connections. The full report (with the load
+/// generator's lag and every count) is printed before the table.
 fn table(report: &MqttBenchReport) -> anyhow::Result<Table> {
     let [ours, baseline] = report.results.as_slice() else {
         anyhow::bail!("expected two brokers, got {}", report.results.len());
     };
     let o = &report.options;
     let mut rows = Vec::new();
-    let scenarios = [
-        ("fan-in QoS 0", "messages/s"),
-        ("fan-in QoS 1", "messages/s"),
-        ("fan-out QoS 0", "deliveries/s"),
-        ("fan-out QoS 1", "deliveries/s"),
-    ];
-    for (slot, (name, unit)) in scenarios.into_iter().enumerate() {
-        let (a, b) = (throughput(ours, slot), throughput(baseline, slot));
-        let (cpu_a, cpu_b) = (ours.cpu[slot], baseline.cpu[slot]);
-        let row = |measure: String, wanwu: f64, baseline: f64, higher_is_better| Row {
-            measure,
-            wanwu,
-            baseline,
-            higher_is_better,
-        };
+    for (slot, scenario) in Scenario::ALL.into_iter().enumerate() {
+        let pair = (&ours.saturation[slot], &baseline.saturation[slot]);
+        let name = format!("{} saturated", scenario.name());
         rows.extend([
-            row(format!("{name}, {unit}"), a.per_second, b.per_second, true),
-            row(
-                format!("{name}, latency p50 ms"),
-                millis(a.p50_us),
-                millis(b.p50_us),
-                false,
+            figure(
+                format!("{name}, {}", scenario.unit()),
+                pair,
+                |o| o.per_second,
+                true,
             ),
-            row(
-                format!("{name}, latency p99 ms"),
-                millis(a.p99_us),
-                millis(b.p99_us),
-                false,
-            ),
-            row(
-                format!("{name}, broker cpu s"),
-                cpu_a.broker,
-                cpu_b.broker,
-                false,
-            ),
-            row(
-                format!("{name}, load generator cpu s"),
-                cpu_a.generator,
-                cpu_b.generator,
+            figure(
+                format!("{name}, broker cpu us/message"),
+                pair,
+                Outcome::broker_us_per_message,
                 false,
             ),
         ]);
+        rows.extend(accounting_rows(&name, pair));
+    }
+    for (level, fraction) in o.latency_loads.iter().enumerate() {
+        for (slot, scenario) in Scenario::ALL.into_iter().enumerate() {
+            let pair = (&ours.at_rate[level][slot], &baseline.at_rate[level][slot]);
+            rows.extend(rate_rows(scenario, fraction * 100.0, pair));
+        }
     }
     rows.push(Row {
         measure: "idle connections answering PINGREQ".into(),
@@ -117,31 +141,51 @@ fn table(report: &MqttBenchReport) -> anyhow::Result<Table> {
         name: "mqtt",
         baseline: "mosquitto",
         setup: format!(
-            "wanwu serve vs {MOSQUITTO}; fan-in {} publishers -> 1 (window {}), fan-out 1 -> {} \
-             subscribers (window {}), {}-byte payloads, {:.1} s warm-up + {:.1} s per run; \
-             {} idle connections (open-file limit {})",
-            o.publishers,
-            o.fan_in_window,
-            o.subscribers,
-            o.fan_out_window,
-            o.payload,
-            o.warmup.as_secs_f64(),
-            o.duration.as_secs_f64(),
+            "wanwu serve vs {MOSQUITTO}; {}; {} idle connections of {} asked for (open-file \
+             limit {}); load average {} at start, {} at end",
+            o.sizes(),
             o.idle_connections,
+            report.idle_requested,
             report.open_file_limit,
+            report.load_average[0],
+            report.load_average[1],
         ),
         load_shares_cores: true,
         rows,
     })
 }
 
-/// Throughput of scenario `slot`: fan-in QoS 0 and 1, then fan-out QoS 0 and 1 (the order
-/// of [`BrokerResult::cpu`]).
-fn throughput(result: &BrokerResult, slot: usize) -> Throughput {
-    match slot {
-        0 | 1 => result.fan_in[slot],
-        _ => result.fan_out[slot - 2],
-    }
+/// Rows of one scenario at a fixed offered rate (`percent` of the lower saturated rate).
+fn rate_rows(scenario: Scenario, percent: f64, pair: (&Outcome, &Outcome)) -> Vec<Row> {
+    let name = format!("{} at {percent:.0}% load", scenario.name());
+    let mut rows = vec![
+        figure(
+            format!("{name}, sent {}", scenario.unit()),
+            pair,
+            |o| o.sent_per_second,
+            true,
+        ),
+        figure(
+            format!("{name}, latency p50 ms"),
+            pair,
+            |o| millis(o.latency.p50_us),
+            false,
+        ),
+        figure(
+            format!("{name}, latency p99 ms"),
+            pair,
+            |o| millis(o.latency.p99_us),
+            false,
+        ),
+        figure(
+            format!("{name}, latency max ms"),
+            pair,
+            |o| millis(o.latency.max_us),
+            false,
+        ),
+    ];
+    rows.extend(accounting_rows(&name, pair));
+    rows
 }
 
 /// Microseconds as milliseconds.
