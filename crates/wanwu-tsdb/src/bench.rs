@@ -410,8 +410,20 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     let sqlite_dir = fresh_dir(&opts.dir, "sqlite-ingest").await?;
     let pool = sqlite_open(&sqlite_dir).await?;
     let t = Instant::now();
+    let sqlite_cpu_before = cpu_seconds(process);
     sqlite_ingest(&pool, &values, 0).await?;
     let sqlite_s = t.elapsed().as_secs_f64();
+    if let (Some(wanwu), Some(sqlite)) = (
+        per_cpu(cpu_before.1, cpu_after.1),
+        per_cpu(sqlite_cpu_before, cpu_seconds(process)),
+    ) {
+        report.pairs.push(Pair {
+            name: "ingest, points per CPU-second (whole process)",
+            wanwu,
+            sqlite,
+            higher_is_better: true,
+        });
+    }
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
         .execute(&pool)
         .await?;

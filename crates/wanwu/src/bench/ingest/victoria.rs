@@ -35,6 +35,9 @@ pub struct Series {
 pub struct VictoriaIngest {
     /// Points per second acknowledged by the import API.
     pub points_per_second: f64,
+    /// Points per CPU-second of the VictoriaMetrics process during the import (HTTP parsing
+    /// and storage; the load generator is not counted).
+    pub points_per_cpu_second: f64,
     /// Bytes of the data directory per point after a forced flush.
     pub bytes_per_point: f64,
 }
@@ -186,6 +189,8 @@ pub async fn ingest(program: &Path, series: &[Series]) -> Result<VictoriaIngest>
     let mut victoria = Victoria::start(program).await?;
     let longest = series.iter().map(|s| s.points.len()).max().unwrap_or(0);
     let points: usize = series.iter().map(|s| s.points.len()).sum();
+    let stat = PathBuf::from(format!("/proc/{}/stat", victoria.child.id()));
+    let cpu_before = wanwu_tsdb::bench::cpu_seconds(&stat).unwrap_or(0.0);
     let started = Instant::now();
     let mut in_flight = futures_util::stream::FuturesUnordered::new();
     for upload in (0..longest).step_by(READINGS_PER_UPLOAD) {
@@ -200,11 +205,13 @@ pub async fn ingest(program: &Path, series: &[Series]) -> Result<VictoriaIngest>
         done?;
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = wanwu_tsdb::bench::cpu_seconds(&stat).unwrap_or(0.0) - cpu_before;
     drop(in_flight);
     victoria.stop()?;
     let bytes = victoria.data_bytes();
     Ok(VictoriaIngest {
         points_per_second: points as f64 / seconds,
+        points_per_cpu_second: points as f64 / cpu.max(0.01),
         bytes_per_point: bytes as f64 / points.max(1) as f64,
     })
 }
