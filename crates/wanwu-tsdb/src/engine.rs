@@ -398,6 +398,11 @@ impl Engine {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = retention;
     }
 
+    /// The retention policy in force.
+    pub fn retention(&self) -> Retention {
+        self.inner.shared.retention()
+    }
+
     /// Drops the partitions that are past their retention at `now_ms`; returns how many.
     /// The background thread does this every maintenance interval with the current time.
     pub async fn enforce_retention(&self, now_ms: i64) -> Result<usize> {
