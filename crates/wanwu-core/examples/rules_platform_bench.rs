@@ -1,5 +1,6 @@
 //! The rule benchmark through the platform path (see `wanwu_core::rules::bench`):
-//! `cargo run --release -p wanwu-core --example rules_platform_bench -- [rules] [devices] [messages] [senders]`.
+//! `cargo run --release -p wanwu-core --example rules_platform_bench -- [rules] [devices] [messages] [in_flight] [rate]`
+//! (rate: payloads offered per second, 0 for as fast as they are acknowledged).
 
 use wanwu_core::rules::bench::{PlatformBenchConfig, PlatformSide, run};
 
@@ -12,8 +13,20 @@ fn arg(n: usize, default: usize) -> usize {
 
 fn line(name: &str, side: &PlatformSide) {
     println!(
-        "{name:>10}: ingest {:>9.0} msg/s | evaluated {:>8} dropped {:>8} | drain {:>8.1} ms | probe latency p50 {:>7.1} ms p99 {:>7.1} ms",
-        side.ingest_per_s, side.evaluated, side.dropped, side.drain_ms, side.p50_ms, side.p99_ms
+        "{name:>9}: offered {:>7.0}/s acked {:>7.0}/s ({} payloads) | reached stage {} | dropped: admission {} runtime {} | lost {} | evaluated {} ({:.0}/s) | drain {:.1} ms | ack -> outcome p50 {:.1} ms p99 {:.1} ms ({} probes)",
+        side.offered_per_s,
+        side.acked_per_s,
+        side.acked,
+        side.reached_stage,
+        side.admission_dropped,
+        side.runtime_dropped,
+        side.lost(),
+        side.evaluated,
+        side.evaluated_per_s,
+        side.drain_ms,
+        side.p50_ms,
+        side.p99_ms,
+        side.probes
     );
 }
 
@@ -24,14 +37,20 @@ async fn main() {
         rules: arg(1, defaults.rules),
         devices: arg(2, defaults.devices),
         messages: arg(3, defaults.messages),
-        senders: arg(4, defaults.senders),
+        in_flight: arg(4, defaults.in_flight),
+        rate: arg(5, defaults.rate),
     };
     println!("{config:?}");
     let report = run(config).await.expect("benchmark");
-    line("no rules", &report.baseline);
-    line("rules", &report.rules);
+    let (base, rules) = (&report.baseline, &report.rules);
+    line("no rules", base);
+    line("rules", rules);
     println!(
-        "ingest throughput ratio (rules / no rules): {:.3}",
-        report.rules.ingest_per_s / report.baseline.ingest_per_s
+        "acked/s ratio (rules / no rules): {:.3} ({:.1} % lost); evaluated/s ratio: {:.3}; added latency p50 {:+.1} ms p99 {:+.1} ms",
+        rules.acked_per_s / base.acked_per_s,
+        (1.0 - rules.acked_per_s / base.acked_per_s) * 100.0,
+        rules.evaluated_per_s / base.evaluated_per_s,
+        rules.p50_ms - base.p50_ms,
+        rules.p99_ms - base.p99_ms
     );
 }

@@ -229,6 +229,7 @@ impl Platform {
 
     /// Finishes pending work and closes the stores (the time-series head is flushed).
     pub async fn shutdown(&self) {
+        self.rules.flush_outcomes().await;
         if let Err(e) = self.tsdb.clone().close().await {
             tracing::error!(error = %e, "closing the time-series store");
         }

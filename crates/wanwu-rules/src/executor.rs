@@ -1,15 +1,16 @@
-//! Carrying out planned actions: webhooks and the alarm lifecycle here, the rest through the
-//! [`ActionTarget`] the platform implements (twin, commands, MQTT broker, telemetry store,
-//! alarm store).
+//! Carrying out planned actions: webhooks here, alarm actions through an [`AlarmSink`], the
+//! rest through the [`ActionTarget`] the platform implements (twin, commands, MQTT broker,
+//! telemetry store).
 
 use crate::action::{PlannedAction, WebhookRequest};
 use crate::alarm::{Alarm, AlarmBook, AlarmChange, AlarmError};
+use crate::alarm_sink::{AlarmAt, AlarmPublisher, AlarmSink, BookAlarms};
 use crate::metrics::WEBHOOK_FAILURES;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wanwu_model::Value;
 
@@ -55,12 +56,6 @@ pub trait ActionTarget: Send + Sync + 'static {
         values: &BTreeMap<String, Value>,
         hops: u8,
     ) -> impl Future<Output = Result<(), String>> + Send;
-    /// Persists an alarm change and publishes it (WebSocket, and rules as an alarm input).
-    fn alarm_changed(
-        &self,
-        change: &AlarmChange,
-        hops: u8,
-    ) -> impl Future<Output = Result<(), String>> + Send;
 }
 
 /// How one action went.
@@ -81,48 +76,45 @@ pub struct ActionOutcome {
     pub alarm: Option<AlarmChange>,
 }
 
-/// Carries out planned actions, keeping the open alarms.
-pub struct Executor<T> {
+/// Carries out planned actions; alarm actions go to `A`.
+pub struct Executor<T, A = BookAlarms<T>> {
     target: Arc<T>,
-    alarms: Mutex<AlarmBook>,
+    alarms: Arc<A>,
     webhooks: WebhookClient,
 }
 
-impl<T: ActionTarget> Executor<T> {
-    /// An executor over `target`, starting with the open alarms of `alarms`.
+impl<T: ActionTarget + AlarmPublisher> Executor<T, BookAlarms<T>> {
+    /// An executor over `target`, keeping alarms in memory starting with the open ones of
+    /// `alarms`, their changes published through `target`.
     pub fn new(target: Arc<T>, alarms: AlarmBook) -> Result<Self, reqwest::Error> {
-        Ok(Executor {
-            target,
-            alarms: Mutex::new(alarms),
-            webhooks: WebhookClient::new()?,
-        })
-    }
-
-    fn book(&self) -> MutexGuard<'_, AlarmBook> {
-        self.alarms.lock().unwrap_or_else(|p| p.into_inner())
+        let alarms = Arc::new(BookAlarms::new(alarms, target.clone()));
+        Self::with_alarms(target, alarms)
     }
 
     /// Every open alarm.
     pub fn open_alarms(&self) -> Vec<Alarm> {
-        self.book().open().cloned().collect()
+        self.alarms.open_alarms()
     }
 
     /// Acknowledges an open alarm (`POST /alarms/{id}/ack`).
     pub async fn acknowledge_alarm(&self, id: &str, ts: i64) -> Result<AlarmChange, AlarmError> {
-        let change = self.book().acknowledge(id, ts)?;
-        self.publish_change(&change, 0).await;
-        Ok(change)
+        self.alarms.acknowledge(id, ts).await
     }
 
     /// Clears an open alarm (`POST /alarms/{id}/clear`).
     pub async fn clear_alarm(&self, id: &str, ts: i64) -> Result<AlarmChange, AlarmError> {
-        let change = self.book().clear(id, ts)?;
-        self.publish_change(&change, 0).await;
-        Ok(change)
+        self.alarms.clear_by_id(id, ts).await
     }
+}
 
-    async fn publish_change(&self, change: &AlarmChange, hops: u8) -> Option<String> {
-        self.target.alarm_changed(change, hops).await.err()
+impl<T: ActionTarget, A: AlarmSink> Executor<T, A> {
+    /// An executor over `target`, alarm actions going to `alarms`.
+    pub fn with_alarms(target: Arc<T>, alarms: Arc<A>) -> Result<Self, reqwest::Error> {
+        Ok(Executor {
+            target,
+            alarms,
+            webhooks: WebhookClient::new()?,
+        })
     }
 
     /// Carries out `actions` in order; one failing does not stop the next.
@@ -213,10 +205,14 @@ impl<T: ActionTarget> Executor<T> {
                 ts,
                 hops,
             } => {
-                let change =
-                    self.book()
-                        .raise(tenant, device, alarm, *severity, details.clone(), *ts);
-                self.alarm_outcome("raise_alarm", Some(change), *hops).await
+                let at = AlarmAt {
+                    tenant,
+                    device,
+                    alarm_type: alarm,
+                    ts: *ts,
+                };
+                let raised = self.alarms.raise(at, *severity, details, *hops).await;
+                alarm_outcome("raise_alarm", raised.map(Some))
             }
             PlannedAction::ClearAlarm {
                 tenant,
@@ -225,29 +221,38 @@ impl<T: ActionTarget> Executor<T> {
                 ts,
                 hops,
             } => {
-                let change = self.book().clear_for(tenant, device, alarm, *ts);
-                self.alarm_outcome("clear_alarm", change, *hops).await
+                let at = AlarmAt {
+                    tenant,
+                    device,
+                    alarm_type: alarm,
+                    ts: *ts,
+                };
+                let cleared = self.alarms.clear(at, *hops).await;
+                alarm_outcome("clear_alarm", cleared)
             }
         }
     }
+}
 
-    async fn alarm_outcome(
-        &self,
-        action: &'static str,
-        change: Option<AlarmChange>,
-        hops: u8,
-    ) -> ActionOutcome {
-        let error = match &change {
-            Some(change) => self.publish_change(change, hops).await,
-            None => None,
-        };
-        ActionOutcome {
+fn alarm_outcome(
+    action: &'static str,
+    result: Result<Option<AlarmChange>, String>,
+) -> ActionOutcome {
+    match result {
+        Ok(change) => ActionOutcome {
             action,
-            ok: error.is_none(),
-            error,
+            ok: true,
+            error: None,
             webhook: None,
             alarm: change,
-        }
+        },
+        Err(e) => ActionOutcome {
+            action,
+            ok: false,
+            error: Some(e),
+            webhook: None,
+            alarm: None,
+        },
     }
 }
 

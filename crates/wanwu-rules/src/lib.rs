@@ -5,8 +5,9 @@
 //! - [`engine`]: the rule set and the per-worker [`Evaluator`] (debounce, hysteresis, loop
 //!   bound, aggregates over [`window`]); [`schedule`]: cron triggers; [`scene`]: scenes.
 //! - [`runtime`]: bounded per-device-partitioned queues and workers.
-//! - [`executor`]: carries out planned actions: webhooks here, the rest through the
-//!   [`ActionTarget`] the platform implements; [`alarm`]: the alarm lifecycle.
+//! - [`executor`]: carries out planned actions: webhooks here, alarms through an
+//!   [`AlarmSink`] ([`alarm_sink`]), the rest through the [`ActionTarget`] the platform
+//!   implements; [`alarm`]: the alarm lifecycle.
 //! - [`input`]: what the platform feeds in, and the [`Directory`] it provides.
 //! - [`template`]: the `${path}` syntax of action fields.
 //! - [`bench`]: the engine benchmark.
@@ -43,6 +44,7 @@
 
 pub mod action;
 pub mod alarm;
+pub mod alarm_sink;
 pub mod bench;
 pub mod clock;
 pub mod compile;
@@ -66,6 +68,7 @@ pub use action::{ActionDef, PlannedAction, WebhookRequest};
 pub use alarm::{
     Alarm, AlarmBook, AlarmChange, AlarmChangeKind, AlarmError, AlarmSeverity, AlarmStatus,
 };
+pub use alarm_sink::{AlarmAt, AlarmPublisher, AlarmSink, BookAlarms};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, EngineConfig, Evaluator, Firing, RuleSet, TestContext, TestOutcome};
 pub use error::{DefinitionError, DefinitionErrors};

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wanwu_model::Value;
 use wanwu_rules::{
-    ActionTarget, AlarmBook, AlarmChange, AlarmChangeKind, AlarmError, AlarmSeverity, AlarmStatus,
-    Executor, PlannedAction, Span, WebhookClient, WebhookRequest,
+    ActionTarget, AlarmBook, AlarmChange, AlarmChangeKind, AlarmError, AlarmPublisher,
+    AlarmSeverity, AlarmStatus, Executor, PlannedAction, Span, WebhookClient, WebhookRequest,
 };
 
 /// A local HTTP server whose first `failures` answers are 500, then 200 after `delay`.
@@ -237,7 +237,9 @@ impl ActionTarget for Recorder {
         ));
         Ok(())
     }
+}
 
+impl AlarmPublisher for Recorder {
     async fn alarm_changed(&self, change: &AlarmChange, hops: u8) -> Result<(), String> {
         self.changes.lock().unwrap().push((change.clone(), hops));
         Ok(())

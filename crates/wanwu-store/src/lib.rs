@@ -17,5 +17,5 @@ pub use sqlite::SqliteStore;
 pub use store::{
     AlarmFilter, AlarmRecord, ApiTokenRecord, AssetFilter, CommandFilter, CommandRecord,
     DefinitionKind, DefinitionRecord, DeviceAuth, DeviceFilter, EntityCounts, NewDeviceRecord,
-    Store, TokenHash, TwinRecord,
+    RuleOutcomeRecord, Store, TokenHash, TwinRecord,
 };

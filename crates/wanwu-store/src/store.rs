@@ -128,6 +128,19 @@ pub struct DefinitionRecord {
     pub updated_at: i64,
 }
 
+/// What the actions of one firing of a rule did, as JSON (opaque to the store).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleOutcomeRecord {
+    /// Tenant.
+    pub tenant: String,
+    /// The rule's id.
+    pub rule: String,
+    /// When the rule fired, ms since the Unix epoch.
+    pub ts: i64,
+    /// The outcome as JSON text.
+    pub outcome: String,
+}
+
 /// A stored command: the columns lists and sweeps filter on, and the whole command as JSON.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandRecord {
@@ -357,6 +370,17 @@ pub trait Store: Send + Sync + 'static {
         tenant: &str,
         id: &str,
     ) -> Result<(), StoreError>;
+
+    /// Appends `outcomes` (in order) and keeps only the newest `keep` of each rule they name.
+    async fn append_rule_outcomes(
+        &self,
+        outcomes: &[RuleOutcomeRecord],
+        keep: u32,
+    ) -> Result<(), StoreError>;
+    /// Every kept rule outcome of every tenant, oldest first (loaded at start).
+    async fn all_rule_outcomes(&self) -> Result<Vec<RuleOutcomeRecord>, StoreError>;
+    /// Forgets the outcomes of rule `rule` of `tenant`.
+    async fn delete_rule_outcomes(&self, tenant: &str, rule: &str) -> Result<(), StoreError>;
 
     // --- commands
     /// Inserts a new command of an existing device; a missing device is

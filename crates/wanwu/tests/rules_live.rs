@@ -313,6 +313,16 @@ async fn webhook_is_retried_and_its_outcome_shown_with_the_rule() {
     assert_eq!(outcome["webhook"]["attempts"], 2, "{rule}");
     assert_eq!(outcome["webhook"]["status"], 200, "{rule}");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    // The outcome is stored: the rule shows it after a restart.
+    let server = server.restart();
+    let rule = server.admin().get("/api/v1/rules/notify").await;
+    let recent = &rule.expect(200)["outcomes"]["recent"];
+    assert_eq!(recent.as_array().map(Vec::len), Some(1), "{}", rule.body);
+    let outcome = &recent[0]["actions"][0];
+    assert_eq!(outcome["ok"], true, "{}", rule.body);
+    assert_eq!(outcome["webhook"]["attempts"], 2, "{}", rule.body);
+    assert_eq!(recent[0]["device"], "st-1", "{}", rule.body);
 }
 
 #[tokio::test]

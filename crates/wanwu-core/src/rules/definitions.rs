@@ -178,7 +178,10 @@ impl Rules {
                 id.is_none(),
             )
             .await?;
-        self.outcomes.forget(&def.tenant, &def.id);
+        self.outcomes
+            .forget(&def.tenant, &def.id)
+            .await
+            .map_err(CoreError::from)?;
         self.engine.put_rule(def).map_err(RulesError::Invalid)?;
         Ok(self.rule_view(&record)?)
     }
@@ -251,7 +254,7 @@ impl Rules {
             .delete_definition(DefinitionKind::Rule, &scope.tenant, id)
             .await?;
         self.engine.remove_rule(&scope.tenant, id);
-        self.outcomes.forget(&scope.tenant, id);
+        self.outcomes.forget(&scope.tenant, id).await?;
         Ok(())
     }
 

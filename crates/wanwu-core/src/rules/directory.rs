@@ -1,6 +1,7 @@
 //! The [`Directory`] the live engine reads: devices (with asset ancestors) and twins kept in
-//! memory, filled from the registry and the twin service by the async feeders before they
-//! hand an input over, so that the evaluation threads never wait on the store.
+//! memory, filled from the registry and the twin service by the lookup tasks of
+//! [`crate::rules::admission`] before a device's first input is handed over, so that neither
+//! the feeders nor the evaluation threads wait on the store.
 
 use crate::registry::Registry;
 use crate::rules::system_scope;
@@ -16,6 +17,17 @@ use wanwu_rules::{DeviceInfo, Directory, MemoryDirectory, TwinSnapshot};
 pub const REFRESH_AFTER: Duration = Duration::from_secs(30);
 /// Deepest asset tree walked for a device's ancestors.
 const MAX_ASSET_DEPTH: usize = 64;
+
+/// How current a device's entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Never read (or gone): inputs must wait for a lookup.
+    Unknown,
+    /// Read within [`REFRESH_AFTER`].
+    Fresh,
+    /// Read longer ago: usable, to be read again.
+    Stale,
+}
 
 /// Devices and twins of every tenant, as rules see them.
 pub struct PlatformDirectory {
@@ -36,14 +48,25 @@ impl PlatformDirectory {
         }
     }
 
-    /// Makes sure `device` of `tenant` is known and fresh; false when it does not exist.
-    pub async fn ensure(&self, tenant: &str, device: &str) -> bool {
-        let key = (tenant.to_owned(), device.to_owned());
-        if let Some(at) = self.loaded.get(&key)
-            && at.elapsed() < REFRESH_AFTER
-        {
-            return true;
+    /// Whether `device` of `tenant` is in memory, and read recently enough.
+    pub fn freshness(&self, tenant: &str, device: &str) -> Freshness {
+        match self.loaded.get(&(tenant.to_owned(), device.to_owned())) {
+            None => Freshness::Unknown,
+            Some(at) if at.elapsed() < REFRESH_AFTER => Freshness::Fresh,
+            Some(_) => Freshness::Stale,
         }
+    }
+
+    /// Counts `device` of `tenant` as fresh from now on (its refresh is under way).
+    pub fn mark_fresh(&self, tenant: &str, device: &str) {
+        self.loaded
+            .insert((tenant.to_owned(), device.to_owned()), Instant::now());
+    }
+
+    /// Reads `device` of `tenant` (and its asset ancestors and twin) from the registry and
+    /// the twin service into memory; false when it does not exist (it is then forgotten).
+    pub async fn load(&self, tenant: &str, device: &str) -> bool {
+        let key = (tenant.to_owned(), device.to_owned());
         let scope = system_scope(tenant);
         let Ok(record) = self.registry.get_device(&scope, device).await else {
             self.loaded.remove(&key);

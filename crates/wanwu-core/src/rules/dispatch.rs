@@ -1,18 +1,19 @@
 //! Carrying out what rules and scenes planned: firings queue on bounded lanes partitioned by
 //! device (so each device's actions run in order, and a slow webhook holds up only its lane);
-//! alarm actions go to the one [`Alarms`] service of the platform, every other action to the
-//! rule engine's [`Executor`] over the [`PlatformTarget`]. Outcomes are kept per rule.
+//! the rule engine's [`Executor`] carries them out over the [`PlatformTarget`], its alarm
+//! actions going to the one [`Alarms`] service of the platform through [`PlatformAlarms`].
+//! Outcomes are kept per rule.
 
 use crate::alarms::Alarms;
 use crate::rules::hops::HopLedger;
 use crate::rules::outcomes::OutcomeLog;
 use crate::rules::target::PlatformTarget;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::slice;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use wanwu_rules::{
-    ActionOutcome, AlarmBook, Executor, Firing, FiringSink, InputKind, PlannedAction,
+    ActionOutcome, AlarmAt, AlarmChange, AlarmSeverity, AlarmSink, Executor, Firing, FiringSink,
+    InputKind, PlannedAction,
 };
 
 /// Lanes of firings, each run in order by one task.
@@ -20,11 +21,50 @@ pub const LANES: usize = 8;
 /// Firings each lane holds; more are dropped and counted.
 pub const LANE_CAPACITY: usize = 1024;
 
-/// Runs planned actions on the platform.
-pub struct Dispatcher {
-    executor: Executor<PlatformTarget>,
+/// Alarm actions of rules, kept by the platform's [`Alarms`] (stored, then published on the
+/// bus); each notes its hop count for the alarm input it causes.
+pub struct PlatformAlarms {
     alarms: Arc<Alarms>,
     hops: Arc<HopLedger>,
+}
+
+impl AlarmSink for PlatformAlarms {
+    async fn raise(
+        &self,
+        alarm: AlarmAt<'_>,
+        severity: AlarmSeverity,
+        details: &serde_json::Value,
+        hops: u8,
+    ) -> Result<AlarmChange, String> {
+        self.hops
+            .note(alarm.tenant, alarm.device, InputKind::Alarm, hops);
+        let (tenant, device, alarm_type) = (alarm.tenant, alarm.device, alarm.alarm_type);
+        self.alarms
+            .raise_for(
+                tenant,
+                device,
+                alarm_type,
+                severity,
+                details.clone(),
+                alarm.ts,
+            )
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn clear(&self, alarm: AlarmAt<'_>, hops: u8) -> Result<Option<AlarmChange>, String> {
+        self.hops
+            .note(alarm.tenant, alarm.device, InputKind::Alarm, hops);
+        self.alarms
+            .clear_for(alarm.tenant, alarm.device, alarm.alarm_type, alarm.ts)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Runs planned actions on the platform.
+pub struct Dispatcher {
+    executor: Executor<PlatformTarget, PlatformAlarms>,
     outcomes: Arc<OutcomeLog>,
 }
 
@@ -37,84 +77,15 @@ impl Dispatcher {
         hops: Arc<HopLedger>,
         outcomes: Arc<OutcomeLog>,
     ) -> Result<Self, String> {
-        // The executor's own alarm book stays empty: alarm actions go to `alarms`.
-        let executor = Executor::new(Arc::new(target), AlarmBook::new())
+        let alarms = Arc::new(PlatformAlarms { alarms, hops });
+        let executor = Executor::with_alarms(Arc::new(target), alarms)
             .map_err(|e| format!("building the webhook client: {e}"))?;
-        Ok(Dispatcher {
-            executor,
-            alarms,
-            hops,
-            outcomes,
-        })
+        Ok(Dispatcher { executor, outcomes })
     }
 
     /// Carries out `actions` in order; one failing does not stop the next.
     pub async fn execute(&self, actions: &[PlannedAction]) -> Vec<ActionOutcome> {
-        let mut outcomes = Vec::with_capacity(actions.len());
-        for action in actions {
-            let outcome = match action {
-                PlannedAction::RaiseAlarm { .. } | PlannedAction::ClearAlarm { .. } => {
-                    self.alarm(action).await
-                }
-                other => self
-                    .executor
-                    .execute(slice::from_ref(other))
-                    .await
-                    .pop()
-                    .expect("one outcome per action"),
-            };
-            outcomes.push(outcome);
-        }
-        outcomes
-    }
-
-    async fn alarm(&self, action: &PlannedAction) -> ActionOutcome {
-        let (name, result) = match action {
-            PlannedAction::RaiseAlarm {
-                tenant,
-                device,
-                alarm,
-                severity,
-                details,
-                ts,
-                hops,
-            } => {
-                self.hops.note(tenant, device, InputKind::Alarm, *hops);
-                let raised = self
-                    .alarms
-                    .raise_for(tenant, device, alarm, *severity, details.clone(), *ts)
-                    .await;
-                ("raise_alarm", raised.map(Some))
-            }
-            PlannedAction::ClearAlarm {
-                tenant,
-                device,
-                alarm,
-                ts,
-                hops,
-            } => {
-                self.hops.note(tenant, device, InputKind::Alarm, *hops);
-                let cleared = self.alarms.clear_for(tenant, device, alarm, *ts).await;
-                ("clear_alarm", cleared)
-            }
-            _ => unreachable!("only alarm actions come here"),
-        };
-        match result {
-            Ok(change) => ActionOutcome {
-                action: name,
-                ok: true,
-                error: None,
-                webhook: None,
-                alarm: change,
-            },
-            Err(e) => ActionOutcome {
-                action: name,
-                ok: false,
-                error: Some(e.to_string()),
-                webhook: None,
-                alarm: None,
-            },
-        }
+        self.executor.execute(actions).await
     }
 
     /// Starts the lanes on the current Tokio runtime; the returned sink feeds them.

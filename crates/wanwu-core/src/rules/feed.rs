@@ -1,18 +1,19 @@
 //! Feeding the rule runtime: telemetry batches from the ingest fan-out and notices from the
-//! platform bus become [`Input`]s, after the device is known to the [`PlatformDirectory`].
-//! Both arrive on bounded queues (full: dropped and counted by the fan-out); the runtime's
-//! own queues are bounded and partitioned by device.
+//! platform bus become [`Input`]s, handed to the [`Admission`] step (which waits for the
+//! device's first lookup off this path). Both arrive on bounded queues (full: dropped and
+//! counted by the fan-out); the runtime's own queues are bounded and partitioned by device.
 
 use crate::bus::{Notice, NoticeKind};
 use crate::ingest::Ingested;
-use crate::rules::directory::PlatformDirectory;
+use crate::rules::admission::{Admission, Item};
 use crate::rules::hops::HopLedger;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 use wanwu_model::Value;
-use wanwu_rules::{Alarm, Input, InputKind, Runtime};
+use wanwu_rules::{Alarm, Input, InputKind};
 
 /// Telemetry batches the rules' fan-out queue holds.
 pub const TELEMETRY_QUEUE: usize = 8192;
@@ -21,47 +22,42 @@ pub const NOTICE_QUEUE: usize = 4096;
 
 /// What the feeders share.
 pub struct Feed {
-    /// Where inputs go.
-    pub runtime: Arc<Runtime>,
-    /// Devices and twins for the engine.
-    pub directory: Arc<PlatformDirectory>,
+    /// Inputs in each device's order, after the device's first lookup.
+    pub admission: Arc<Admission>,
     /// Hop counts of inputs caused by actions.
     pub hops: Arc<HopLedger>,
+    /// Telemetry batches taken from the fan-out.
+    pub batches: AtomicU64,
 }
 
 impl Feed {
     /// Feeds telemetry batches until the fan-out goes away.
     pub async fn telemetry(self: Arc<Self>, mut batches: mpsc::Receiver<Arc<Ingested>>) {
         while let Some(batch) = batches.recv().await {
-            if !self.directory.ensure(&batch.tenant, &batch.device).await {
-                continue;
-            }
+            self.batches.fetch_add(1, Ordering::Relaxed);
             let hops = self
                 .hops
                 .take(&batch.tenant, &batch.device, InputKind::Telemetry);
-            for message in batch.messages() {
-                if let Some(input) = Input::from_message(&message, hops) {
-                    self.runtime.submit(input);
-                }
-            }
+            let items = batch
+                .messages()
+                .filter_map(|message| Input::from_message(&message, hops))
+                .map(Item::Input)
+                .collect();
+            self.admission.admit(&batch.tenant, &batch.device, items);
         }
     }
 
     /// Feeds bus notices until the bus goes away.
     pub async fn notices(self: Arc<Self>, mut notices: mpsc::Receiver<Arc<Notice>>) {
         while let Some(notice) = notices.recv().await {
-            if notice.kind == NoticeKind::Command
-                || !self.directory.ensure(&notice.tenant, &notice.device).await
-            {
+            if notice.kind == NoticeKind::Command {
                 continue;
             }
-            if notice.kind == NoticeKind::Twin {
-                self.directory
-                    .apply_twin_change(&notice.tenant, &notice.device, &notice.body);
-            }
-            if let Some(input) = self.input_of(&notice) {
-                self.runtime.submit(input);
-            }
+            let twin_change =
+                (notice.kind == NoticeKind::Twin).then(|| Item::TwinChange(notice.body.clone()));
+            let input = self.input_of(&notice).map(Item::Input);
+            let items = twin_change.into_iter().chain(input).collect();
+            self.admission.admit(&notice.tenant, &notice.device, items);
         }
     }
 

@@ -5,13 +5,15 @@
 //!
 //! - [`definitions`]: create, read, update, delete, enable of rules and scenes, and running
 //!   a scene, in the caller's tenant;
-//! - [`feed`]: telemetry and notices into the runtime; [`directory`]: devices and twins for
-//!   the evaluation threads;
+//! - [`feed`]: telemetry and notices into the runtime, through [`admission`] (each device's
+//!   inputs in order, its first lookup off the feeders' path); [`directory`]: devices and
+//!   twins for the evaluation threads;
 //! - [`dispatch`]: firings to actions (alarms through [`crate::alarms`], the rest through
 //!   [`target`]); [`outcomes`]: what each rule's actions did;
 //! - [`hops`]: hop counts of inputs caused by actions, so that a rule triggering itself stops
 //!   at the engine's hop limit.
 
+pub mod admission;
 pub mod bench;
 pub mod definitions;
 pub mod directory;
@@ -58,6 +60,18 @@ pub fn system_scope(tenant: &str) -> Scope {
 struct Running {
     runtime: Arc<Runtime>,
     dispatcher: Arc<Dispatcher>,
+    feed: Arc<Feed>,
+}
+
+/// Counters of the live rule stage, from the fan-out to the evaluation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StageStats {
+    /// Telemetry batches (one per acknowledged payload) taken from the ingest fan-out.
+    pub telemetry_batches: u64,
+    /// The admission step (first lookups of devices).
+    pub admission: admission::AdmissionStats,
+    /// The runtime (queues partitioned by device, evaluation).
+    pub runtime: wanwu_rules::RuntimeStats,
 }
 
 /// Rules and scenes of every tenant.
@@ -77,7 +91,6 @@ impl Rules {
     /// until [`Rules::start`].
     pub fn new(store: Arc<dyn Store>, directory: Arc<PlatformDirectory>) -> Self {
         Rules {
-            store,
             engine: Engine::new(
                 directory.clone(),
                 Arc::new(SystemClock),
@@ -85,7 +98,8 @@ impl Rules {
             ),
             directory,
             scenes: RwLock::new(HashMap::new()),
-            outcomes: Arc::new(OutcomeLog::default()),
+            outcomes: Arc::new(OutcomeLog::new(store.clone())),
+            store,
             hops: Arc::new(HopLedger::default()),
             writes: tokio::sync::Mutex::new(()),
             running: OnceLock::new(),
@@ -115,15 +129,16 @@ impl Rules {
             .map_err(CoreError::Internal)?,
         );
         let sink = dispatcher.start();
+        tokio::spawn(self.outcomes.clone().keep_flushing());
         let runtime = Arc::new(Runtime::start(
             self.engine.clone(),
             RuntimeConfig::default(),
             sink,
         ));
         let feed = Arc::new(Feed {
-            runtime: runtime.clone(),
-            directory: self.directory.clone(),
+            admission: admission::Admission::start(runtime.clone(), self.directory.clone()),
             hops: self.hops.clone(),
+            batches: Default::default(),
         });
         let telemetry = platform
             .ingest
@@ -131,15 +146,17 @@ impl Rules {
             .subscribe("rules", feed::TELEMETRY_QUEUE);
         let notices = platform.bus.subscribe("rules", feed::NOTICE_QUEUE);
         tokio::spawn(feed.clone().telemetry(telemetry));
-        tokio::spawn(feed.notices(notices));
+        tokio::spawn(feed.clone().notices(notices));
         let _ = self.running.set(Running {
             runtime,
             dispatcher,
+            feed,
         });
         Ok(())
     }
 
     async fn load(&self) -> Result<(), CoreError> {
+        self.outcomes.load().await?;
         for record in self.store.all_definitions(DefinitionKind::Rule).await? {
             let loaded = RuleDef::from_json(record.definition.as_bytes())
                 .and_then(|def| self.engine.put_rule(def));
@@ -183,8 +200,24 @@ impl Rules {
             .remove(&(tenant.to_owned(), id.to_owned()));
     }
 
+    /// Writes the rules' outcomes not yet stored (at shutdown, before the store closes).
+    pub async fn flush_outcomes(&self) {
+        if let Err(e) = self.outcomes.flush().await {
+            tracing::warn!(error = %e, "writing rule outcomes failed");
+        }
+    }
+
     /// Counters of the runtime (inputs accepted, dropped, evaluated; firings), once started.
     pub fn runtime_stats(&self) -> Option<wanwu_rules::RuntimeStats> {
         self.running.get().map(|r| r.runtime.stats())
+    }
+
+    /// Counters of the whole stage (fan-out batches taken, admission, runtime), once started.
+    pub fn stage_stats(&self) -> Option<StageStats> {
+        self.running.get().map(|r| StageStats {
+            telemetry_batches: r.feed.batches.load(std::sync::atomic::Ordering::Relaxed),
+            admission: r.feed.admission.stats(),
+            runtime: r.runtime.stats(),
+        })
     }
 }

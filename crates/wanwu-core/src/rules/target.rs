@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use wanwu_model::Value;
 use wanwu_mqtt::{Message, QoS};
-use wanwu_rules::{ActionTarget, AlarmChange, InputKind};
+use wanwu_rules::{ActionTarget, InputKind};
 
 /// The platform as rule actions see it.
 pub struct PlatformTarget {
@@ -125,17 +125,6 @@ impl ActionTarget for PlatformTarget {
             .ingest(&principal, payload.as_bytes())
             .await
             .map(drop)
-            .map_err(|e| e.to_string())
-    }
-
-    async fn alarm_changed(&self, change: &AlarmChange, hops: u8) -> Result<(), String> {
-        let alarm = &change.alarm;
-        self.hops
-            .note(&alarm.tenant, &alarm.device, InputKind::Alarm, hops);
-        self.platform
-            .alarms
-            .persist(change)
-            .await
             .map_err(|e| e.to_string())
     }
 }

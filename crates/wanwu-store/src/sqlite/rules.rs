@@ -1,11 +1,13 @@
-//! Rule and scene rows on SQLite: one table per [`DefinitionKind`], the same columns.
+//! Rule and scene rows on SQLite: one table per [`DefinitionKind`], the same columns; and
+//! the kept outcomes of rules' firings.
 
 use super::{SqliteStore, affected_one, on_unique};
 use crate::error::StoreError;
 use crate::page::{Page, PageRequest};
-use crate::store::{DefinitionKind, DefinitionRecord};
+use crate::store::{DefinitionKind, DefinitionRecord, RuleOutcomeRecord};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use std::collections::BTreeSet;
 
 fn table(kind: DefinitionKind) -> &'static str {
     match kind {
@@ -149,6 +151,72 @@ impl SqliteStore {
     }
 }
 
+fn rule_outcome(row: &SqliteRow) -> Result<RuleOutcomeRecord, StoreError> {
+    Ok(RuleOutcomeRecord {
+        tenant: row.try_get("tenant")?,
+        rule: row.try_get("rule")?,
+        ts: row.try_get("ts")?,
+        outcome: row.try_get("outcome")?,
+    })
+}
+
+impl SqliteStore {
+    pub(super) async fn append_rule_outcome_rows(
+        &self,
+        outcomes: &[RuleOutcomeRecord],
+        keep: u32,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let mut rules = BTreeSet::new();
+        for record in outcomes {
+            sqlx::query(
+                "INSERT INTO rule_outcomes (tenant, rule, ts, outcome) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(&record.tenant)
+            .bind(&record.rule)
+            .bind(record.ts)
+            .bind(&record.outcome)
+            .execute(&mut *tx)
+            .await?;
+            rules.insert((record.tenant.as_str(), record.rule.as_str()));
+        }
+        for (tenant, rule) in rules {
+            sqlx::query(
+                "DELETE FROM rule_outcomes WHERE tenant = ?1 AND rule = ?2 AND seq <= \
+                 (SELECT seq FROM rule_outcomes WHERE tenant = ?1 AND rule = ?2 \
+                  ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
+            )
+            .bind(tenant)
+            .bind(rule)
+            .bind(i64::from(keep))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn all_rule_outcome_rows(&self) -> Result<Vec<RuleOutcomeRecord>, StoreError> {
+        let rows = sqlx::query("SELECT tenant, rule, ts, outcome FROM rule_outcomes ORDER BY seq")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(rule_outcome).collect()
+    }
+
+    pub(super) async fn delete_rule_outcome_rows(
+        &self,
+        tenant: &str,
+        rule: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM rule_outcomes WHERE tenant = ?1 AND rule = ?2")
+            .bind(tenant)
+            .bind(rule)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +268,43 @@ mod tests {
         assert!(store.get_definition(kind, "other", "a").await.is_err());
         store.delete_definition(kind, "t", "a").await.unwrap();
         assert!(store.all_definitions(kind).await.unwrap().is_empty());
+    }
+
+    fn outcome(rule: &str, ts: i64) -> RuleOutcomeRecord {
+        RuleOutcomeRecord {
+            tenant: "t".into(),
+            rule: rule.into(),
+            ts,
+            outcome: format!("{{\"ts\":{ts}}}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn rule_outcomes_keep_the_newest_per_rule_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let first: Vec<_> = (1..=4).map(|ts| outcome("a", ts)).collect();
+        store.append_rule_outcomes(&first, 3).await.unwrap();
+        store
+            .append_rule_outcomes(&[outcome("a", 5), outcome("b", 6)], 3)
+            .await
+            .unwrap();
+        store.close().await;
+
+        let store = SqliteStore::open(&path).await.unwrap();
+        let kept: Vec<_> = store
+            .all_rule_outcomes()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.rule, r.ts))
+            .collect();
+        let expected = [("a", 3), ("a", 4), ("a", 5), ("b", 6)].map(|(r, ts)| (r.to_owned(), ts));
+        assert_eq!(kept, expected);
+
+        store.delete_rule_outcomes("t", "a").await.unwrap();
+        let left = store.all_rule_outcomes().await.unwrap();
+        assert_eq!(left, vec![outcome("b", 6)]);
     }
 }

@@ -9,7 +9,7 @@ use crate::page::{Page, PageRequest};
 use crate::store::{
     AlarmFilter, AlarmRecord, ApiTokenRecord, AssetFilter, CommandFilter, CommandRecord,
     DefinitionKind, DefinitionRecord, DeviceAuth, DeviceFilter, EntityCounts, NewDeviceRecord,
-    Store, TokenHash, TwinRecord,
+    RuleOutcomeRecord, Store, TokenHash, TwinRecord,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
@@ -795,6 +795,22 @@ impl Store for SqliteStore {
         id: &str,
     ) -> Result<(), StoreError> {
         self.delete_definition_row(kind, tenant, id).await
+    }
+
+    async fn append_rule_outcomes(
+        &self,
+        outcomes: &[RuleOutcomeRecord],
+        keep: u32,
+    ) -> Result<(), StoreError> {
+        self.append_rule_outcome_rows(outcomes, keep).await
+    }
+
+    async fn all_rule_outcomes(&self) -> Result<Vec<RuleOutcomeRecord>, StoreError> {
+        self.all_rule_outcome_rows().await
+    }
+
+    async fn delete_rule_outcomes(&self, tenant: &str, rule: &str) -> Result<(), StoreError> {
+        self.delete_rule_outcome_rows(tenant, rule).await
     }
 
     async fn insert_command(&self, command: &CommandRecord) -> Result<(), StoreError> {
