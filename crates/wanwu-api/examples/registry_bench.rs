@@ -125,6 +125,7 @@ async fn store_single_inserts(devices: usize) -> Duration {
                 tenant: "default".into(),
                 definition: serde_json::from_value(json!({"id": "aq", "name": "Air"}))
                     .expect("product"),
+                retention_days: None,
                 created_at: 0,
                 updated_at: 0,
             },

@@ -32,6 +32,7 @@ pub mod mqtt;
 pub mod presence;
 pub mod product_cache;
 pub mod registry;
+pub mod retention;
 pub mod rules;
 pub mod scope;
 pub mod telemetry;
@@ -93,6 +94,8 @@ pub struct Platform {
     /// Notices of events, presence, twin, alarm and command changes for live subscribers
     /// and rules.
     pub bus: Arc<Bus>,
+    /// Telemetry retention per product, over the configuration's.
+    pub retention: Arc<retention::ProductRetention>,
     tsdb: tsdb::Engine,
 }
 
@@ -145,6 +148,10 @@ impl Platform {
                 )),
             )),
             ingest,
+            retention: Arc::new(retention::ProductRetention::new(
+                store.clone(),
+                tsdb.clone(),
+            )),
             tsdb,
             registry,
             store,
@@ -198,6 +205,7 @@ impl Platform {
             );
         }
         let platform = Self::new(Arc::new(store), tsdb, options.ingest);
+        platform.retention.refresh().await?;
         platform.rules.start(&platform).await?;
         Ok(platform)
     }

@@ -84,10 +84,31 @@ pub struct ProductRecord {
     /// The thing model.
     #[serde(flatten)]
     pub definition: Product,
+    /// How long the telemetry of the product's devices is kept, in days; absent leaves it
+    /// to the platform's configuration (`[tsdb]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
     /// Creation time, ms since the Unix epoch.
     pub created_at: i64,
     /// Last change, ms since the Unix epoch.
     pub updated_at: i64,
+}
+
+/// Longest retention a product may set, in days (100 years).
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+/// Checks a product's `retention_days`: between 1 and [`MAX_RETENTION_DAYS`].
+pub fn check_retention_days(days: Option<u32>) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    if let Some(days) = days
+        && !(1..=MAX_RETENTION_DAYS).contains(&days)
+    {
+        errors.push(
+            "retention_days",
+            format!("must be between 1 and {MAX_RETENTION_DAYS} days, got {days}"),
+        );
+    }
+    errors.into_result()
 }
 
 /// A device as stored (its token hash is kept by the store only).
@@ -189,6 +210,10 @@ pub struct ProductPatch {
     pub events: Option<Vec<crate::thing::Event>>,
     /// New commands.
     pub commands: Option<Vec<crate::thing::Command>>,
+    /// New telemetry retention in days; `null` leaves it to the platform's configuration.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
+    pub retention_days: Option<Option<u32>>,
 }
 
 impl ProductPatch {

@@ -243,6 +243,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Deletes a product no device uses.
     async fn delete_product(&self, tenant: &str, id: &str) -> Result<(), StoreError>;
+    /// Sets how long a product's telemetry is kept (`None`: the platform's configuration).
+    async fn set_product_retention(
+        &self,
+        tenant: &str,
+        id: &str,
+        days: Option<u32>,
+    ) -> Result<(), StoreError>;
+    /// Every product with its own telemetry retention, in all tenants: (tenant, product, days).
+    async fn product_retentions(&self) -> Result<Vec<(String, String, u32)>, StoreError>;
 
     // --- devices
     /// Creates all `devices` of `tenant` or none. `path_prefix(i)` is the path prefix of

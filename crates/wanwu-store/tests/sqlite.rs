@@ -28,6 +28,7 @@ fn product(tenant: &str, id: &str) -> ProductRecord {
             events: vec![],
             commands: vec![],
         },
+        retention_days: None,
         created_at: 1,
         updated_at: 1,
     }

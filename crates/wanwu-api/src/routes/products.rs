@@ -7,6 +7,8 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use wanwu_model::entity::{ProductPatch, ProductRecord};
@@ -34,19 +36,53 @@ async fn list_products(
     Ok(Json(PageResponse::of(page, |p| p)))
 }
 
+/// A product to create: its thing model and, optionally, how long its devices' telemetry is
+/// kept.
+#[derive(utoipa::ToSchema)]
+struct NewProduct {
+    #[serde(flatten)]
+    definition: Product,
+    /// Days (1 to 36500) the telemetry of the product's devices is kept; absent leaves it to
+    /// the platform's configuration. Over `[tsdb.product_retention_days]` and
+    /// `[tsdb] retention_days`.
+    retention_days: Option<u32>,
+}
+
+impl<'de> Deserialize<'de> for NewProduct {
+    /// The thing model keeps refusing unknown fields; `retention_days` is taken out first.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut fields = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        let retention_days = match fields.remove("retention_days") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(days) => Some(u32::deserialize(days).map_err(|e| {
+                D::Error::custom(format!("retention_days: {e}: expected whole days"))
+            })?),
+        };
+        let definition =
+            Product::deserialize(serde_json::Value::Object(fields)).map_err(D::Error::custom)?;
+        Ok(Self {
+            definition,
+            retention_days,
+        })
+    }
+}
+
 /// Creates a product; the definition is validated whole (errors name the field path).
-#[utoipa::path(post, path = "/products", tag = "products", request_body = Product,
+#[utoipa::path(post, path = "/products", tag = "products", request_body = NewProduct,
     responses((status = 201, body = ProductRecord), (status = "4XX", body = ErrorBody)))]
 async fn create_product(
     State(state): State<AppState>,
     Caller(scope): Caller,
-    JsonBody(product): JsonBody<Product>,
+    JsonBody(product): JsonBody<NewProduct>,
 ) -> ApiResult<(StatusCode, Json<ProductRecord>)> {
     let record = state
         .platform
         .registry
-        .create_product(&scope, product)
+        .create_product_with_retention(&scope, product.definition, product.retention_days)
         .await?;
+    if record.retention_days.is_some() {
+        state.platform.retention.refresh().await?;
+    }
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -73,13 +109,16 @@ async fn update_product(
     Path(id): Path<String>,
     JsonBody(patch): JsonBody<ProductPatch>,
 ) -> ApiResult<Json<ProductRecord>> {
-    Ok(Json(
-        state
-            .platform
-            .registry
-            .update_product(&scope, &id, patch)
-            .await?,
-    ))
+    let retention_changes = patch.retention_days.is_some();
+    let record = state
+        .platform
+        .registry
+        .update_product(&scope, &id, patch)
+        .await?;
+    if retention_changes {
+        state.platform.retention.refresh().await?;
+    }
+    Ok(Json(record))
 }
 
 /// Deletes a product no device uses.
@@ -91,5 +130,6 @@ async fn delete_product(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     state.platform.registry.delete_product(&scope, &id).await?;
+    state.platform.retention.refresh().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,7 +5,7 @@ use crate::clock::now_ms;
 use crate::error::CoreError;
 use crate::scope::Scope;
 use std::sync::Arc;
-use wanwu_model::entity::{ProductPatch, ProductRecord};
+use wanwu_model::entity::{ProductPatch, ProductRecord, check_retention_days};
 use wanwu_model::thing::Product;
 use wanwu_store::{Page, PageRequest};
 
@@ -16,12 +16,26 @@ impl Registry {
         scope: &Scope,
         product: Product,
     ) -> Result<ProductRecord, CoreError> {
+        self.create_product_with_retention(scope, product, None)
+            .await
+    }
+
+    /// Creates a product whose telemetry is kept `retention_days` (`None`: the platform's
+    /// configuration), after validating both.
+    pub async fn create_product_with_retention(
+        &self,
+        scope: &Scope,
+        product: Product,
+        retention_days: Option<u32>,
+    ) -> Result<ProductRecord, CoreError> {
         scope.require_write()?;
         product.validate()?;
+        check_retention_days(retention_days)?;
         let now = now_ms();
         let record = ProductRecord {
             tenant: scope.tenant.clone(),
             definition: product,
+            retention_days,
             created_at: now,
             updated_at: now,
         };
@@ -58,12 +72,22 @@ impl Registry {
     ) -> Result<ProductRecord, CoreError> {
         scope.require_write()?;
         let mut record = self.store.get_product(&scope.tenant, id).await?;
+        let retention = patch.retention_days;
         record.definition = patch.apply(record.definition);
         record.definition.validate()?;
+        if let Some(days) = retention {
+            check_retention_days(days)?;
+        }
         record.updated_at = now_ms();
         self.store
             .update_product(&scope.tenant, &record.definition, record.updated_at)
             .await?;
+        if let Some(days) = retention {
+            self.store
+                .set_product_retention(&scope.tenant, id, days)
+                .await?;
+            record.retention_days = days;
+        }
         self.products.forget(&scope.tenant, id);
         Ok(record)
     }

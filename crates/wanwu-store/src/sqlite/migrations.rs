@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_commands.sql"),
     include_str!("../../migrations/0005_rules.sql"),
     include_str!("../../migrations/0006_rule_outcomes.sql"),
+    include_str!("../../migrations/0007_product_retention.sql"),
 ];
 
 /// Applies every migration newer than the database's schema version, each in its own

@@ -22,7 +22,7 @@ macro_rules! api_token_columns {
 /// Columns read by [`product`].
 macro_rules! product_columns {
     () => {
-        "tenant, definition, created_at, updated_at"
+        "tenant, definition, retention_days, created_at, updated_at"
     };
 }
 /// Columns read by [`device`].
@@ -78,6 +78,7 @@ pub(super) fn product(row: &SqliteRow) -> Result<ProductRecord, StoreError> {
     Ok(ProductRecord {
         tenant: row.try_get("tenant")?,
         definition: serde_json::from_str(&definition).map_err(|e| corrupt("product", e))?,
+        retention_days: row.try_get("retention_days")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })

@@ -307,13 +307,14 @@ impl Store for SqliteStore {
         let definition = serde_json::to_string(&product.definition)
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO products (tenant, id, definition, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO products (tenant, id, definition, created_at, updated_at, retention_days) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .bind(tenant)
         .bind(&product.definition.id)
         .bind(definition)
         .bind(product.created_at)
         .bind(product.updated_at)
+        .bind(product.retention_days)
         .execute(&self.writer)
         .await
         .map_err(on_unique("product", &product.definition.id))?;
@@ -372,6 +373,31 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?;
         affected_one(done.rows_affected(), "product", &product.id)
+    }
+
+    async fn set_product_retention(
+        &self,
+        tenant: &str,
+        id: &str,
+        days: Option<u32>,
+    ) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("UPDATE products SET retention_days = ?3 WHERE tenant = ?1 AND id = ?2")
+                .bind(tenant)
+                .bind(id)
+                .bind(days)
+                .execute(&self.writer)
+                .await?;
+        affected_one(done.rows_affected(), "product", id)
+    }
+
+    async fn product_retentions(&self) -> Result<Vec<(String, String, u32)>, StoreError> {
+        let rows: Vec<(String, String, u32)> = sqlx::query_as(
+            "SELECT tenant, id, retention_days FROM products WHERE retention_days IS NOT NULL",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows)
     }
 
     async fn delete_product(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
