@@ -129,7 +129,7 @@ impl Engine {
                 }
             }
         }
-        for segment in segment::scan(&data_dir)? {
+        for segment in segment::scan(&data_dir, opts.partition_ms())? {
             state.add_segment(Arc::new(segment));
         }
         let wal_ids = wal::list_segments(&wal_dir)?;

@@ -4,14 +4,16 @@
 //! bool, string or geo pair), fixed by its first write. Writes land in a checksummed
 //! write-ahead log and an in-memory head; full heads are flushed into immutable compressed
 //! blocks, one segment file per time partition (per tenant and retention group); background
-//! compaction merges late and out-of-order points (last write wins on equal timestamps) and
-//! applies deletes; retention drops whole partitions.
+//! compaction merges late and out-of-order points (last write wins on equal timestamps),
+//! applies deletes, and widens the closed partitions of sparse series (hourly readings get
+//! blocks of months, not of a day); retention drops whole partitions.
 //!
-//! Compression: delta-of-delta timestamps (run-length or pcodec coded), pcodec floats and ints,
+//! Compression: delta-of-delta timestamps (run-length or pcodec coded), floats with few
+//! decimals as scaled integers with pcodec deltas (other floats and ints with pcodec),
 //! run-length booleans, dictionary strings. Every block carries a summary (count, sum, min,
-//! max, first, last) and hourly rollups (count, sum, min, max per UTC hour) in the segment
-//! index, so coarse aggregations (hourly, daily, monthly buckets in whole-hour time zones) do
-//! not decode points.
+//! max, first, last) and hourly rollups (count and sum per UTC hour) in the segment index, so
+//! coarse averages, sums and counts (hourly, daily, monthly buckets in whole-hour time zones)
+//! do not decode points.
 //!
 //! Durability: a write is acknowledged once it is in the write-ahead log, so it survives a
 //! crash of the process under every [`FsyncPolicy`]; power loss only under

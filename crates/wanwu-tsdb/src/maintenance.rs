@@ -1,7 +1,7 @@
 //! Background work: fsync on an interval, flushing frozen heads into segments, compaction,
 //! retention.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -105,28 +105,37 @@ fn flush_oldest(shared: &Shared) -> Result<bool> {
     let retention = shared.retention();
     let now = jiff::Timestamp::now().as_millisecond();
     let mut partitions: BTreeMap<PartitionKey, Vec<SeriesBlocks<'_>>> = BTreeMap::new();
-    for (id, run) in &runs {
-        let def = &defs[id];
-        let mut i = 0;
-        while i < run.len() {
-            let start = run.ts[i].div_euclid(partition_ms) * partition_ms;
-            let end = i + run.ts[i..].partition_point(|&t| t < start.saturating_add(partition_ms));
-            let expired = retention
-                .of(&def.key.tenant, &def.group)
-                .is_some_and(|d| start.saturating_add(partition_ms) <= now - d.as_millis() as i64);
-            if !expired {
-                let key = PartitionKey {
-                    tenant: def.key.tenant.clone(),
-                    group: def.group.clone(),
-                    start,
-                };
-                partitions.entry(key).or_default().push(SeriesBlocks {
-                    series: *id,
-                    run,
-                    range: i..end,
-                });
+    {
+        // Points go to the partition holding them (perhaps a coarsened, wider one) or to a
+        // new one of the configured width. Coarsening commits under the flush lock, which
+        // this flush holds, so the partitions seen here stay as they are until it is done.
+        let state = shared.read();
+        for (id, run) in &runs {
+            let def = &defs[id];
+            let mut i = 0;
+            while i < run.len() {
+                let ts = run.ts[i];
+                let key = state
+                    .partition_holding(&def.key.tenant, &def.group, ts)
+                    .unwrap_or_else(|| PartitionKey {
+                        tenant: def.key.tenant.clone(),
+                        group: def.group.clone(),
+                        start: ts.div_euclid(partition_ms) * partition_ms,
+                        width: partition_ms,
+                    });
+                let end = i + run.ts[i..].partition_point(|&t| t < key.end());
+                let expired = retention
+                    .of(&def.key.tenant, &def.group)
+                    .is_some_and(|d| key.end() <= now - d.as_millis() as i64);
+                if !expired {
+                    partitions.entry(key).or_default().push(SeriesBlocks {
+                        series: *id,
+                        run,
+                        range: i..end,
+                    });
+                }
+                i = end;
             }
-            i = end;
         }
     }
     let mut written = Vec::with_capacity(partitions.len());
@@ -223,7 +232,104 @@ pub(crate) fn compact(shared: &Shared) -> Result<usize> {
     if compacted > 0 {
         metrics::counter!("wanwu_tsdb_compactions_total").increment(compacted as u64);
     }
-    Ok(compacted)
+    let coarsened = coarsen(shared, jiff::Timestamp::now().as_millisecond())?;
+    if coarsened > 0 {
+        metrics::counter!("wanwu_tsdb_partitions_coarsened_total").increment(coarsened as u64);
+    }
+    Ok(compacted + coarsened)
+}
+
+/// Partitions are merged into ones of twice the width at most this many times: up to 256 times
+/// the configured width.
+pub(crate) const MAX_COARSENING: u32 = 8;
+
+/// Merges closed partitions of sparse series into wider ones, so that series with few points
+/// per partition (hourly readings in daily partitions) get long blocks instead of a block, an
+/// index entry and a summary per day. The partitions within an aligned span of twice their
+/// width become one partition of that span when each is one compacted segment, every series
+/// still fits one block there, the span ended at least one configured width ago (late points
+/// still arrive; they are written into the wider partition) and it is at most a quarter of
+/// the group's retention (retention drops whole partitions). Returns the merges made.
+pub(crate) fn coarsen(shared: &Shared, now: i64) -> Result<usize> {
+    let mut merged = 0;
+    while let Some((key, inputs)) = next_coarsening(shared, now) {
+        let output = merge_segments(shared, &key, inputs.clone())?;
+        let _no_flush = lock(&shared.flush_lock);
+        let mut state = shared.write();
+        let map = state
+            .partitions
+            .get_mut(&(key.tenant.clone(), key.group.clone()));
+        let unchanged = map.as_ref().is_some_and(|map| {
+            inputs.iter().all(|input| {
+                map.get(&input.partition.start)
+                    .is_some_and(|s| s.len() == 1 && Arc::ptr_eq(&s[0], input))
+            })
+        });
+        let Some(map) = map.filter(|_| unchanged) else {
+            // Changed meanwhile (retention, a delete): try again on the next round.
+            if let Some(output) = output {
+                output.mark_obsolete();
+            }
+            return Ok(merged);
+        };
+        for input in &inputs {
+            map.remove(&input.partition.start);
+            input.mark_obsolete();
+        }
+        if let Some(output) = output {
+            map.insert(key.start, vec![output]);
+        }
+        merged += 1;
+    }
+    Ok(merged)
+}
+
+/// The next span to coarsen and the segments within it, if any.
+fn next_coarsening(shared: &Shared, now: i64) -> Option<(PartitionKey, Vec<Arc<Segment>>)> {
+    let base = shared.opts.partition_ms();
+    let widest = base.saturating_mul(1 << MAX_COARSENING);
+    let retention = shared.retention();
+    let state = shared.read();
+    for ((tenant, group), map) in &state.partitions {
+        let cap = retention
+            .of(tenant, group)
+            .map(|d| d.as_millis() as i64 / 4);
+        for segments in map.values() {
+            let [segment] = &segments[..] else { continue };
+            let width = segment.partition.width;
+            let span = PartitionKey {
+                tenant: tenant.clone(),
+                group: group.clone(),
+                start: segment.partition.start.div_euclid(width * 2) * width * 2,
+                width: width * 2,
+            };
+            if span.width > widest
+                || cap.is_some_and(|cap| span.width > cap)
+                || span.end() > now.saturating_sub(base)
+            {
+                continue;
+            }
+            let inside: Vec<&Vec<Arc<Segment>>> =
+                map.range(span.start..span.end()).map(|(_, s)| s).collect();
+            if !inside
+                .iter()
+                .all(|s| s.len() == 1 && s[0].partition.width == width)
+            {
+                continue;
+            }
+            let mut points: HashMap<SeriesId, u64> = HashMap::new();
+            for block in inside.iter().flat_map(|s| &s[0].blocks) {
+                *points.entry(block.series).or_default() += block.summary.count;
+            }
+            if points
+                .values()
+                .all(|&n| n <= shared.opts.block_points as u64)
+            {
+                return Some((span, inside.iter().map(|s| s[0].clone()).collect()));
+            }
+        }
+    }
+    None
 }
 
 fn tombstone_hits(t: &Tombstone, segment: &Segment, min: i64, max: i64) -> bool {
@@ -242,11 +348,45 @@ fn has_pending_tombstones(
     })
 }
 
-fn compact_partition(
+fn compact_partition(shared: &Shared, key: PartitionKey, inputs: Vec<Arc<Segment>>) -> Result<()> {
+    let output = merge_segments(shared, &key, inputs.clone())?;
+    let mut state = shared.write();
+    let Some(current) = state
+        .partitions
+        .get_mut(&(key.tenant.clone(), key.group.clone()))
+        .and_then(|m| m.get_mut(&key.start))
+    else {
+        // Dropped by retention meanwhile.
+        if let Some(output) = output {
+            output.mark_obsolete();
+        }
+        return Ok(());
+    };
+    current.retain(|s| !inputs.iter().any(|i| Arc::ptr_eq(i, s)));
+    if let Some(output) = output {
+        current.push(output);
+        current.sort_by_key(|s| s.gen_hi);
+    }
+    if current.is_empty()
+        && let Some(map) = state
+            .partitions
+            .get_mut(&(key.tenant.clone(), key.group.clone()))
+    {
+        map.remove(&key.start);
+    }
+    for input in &inputs {
+        input.mark_obsolete();
+    }
+    Ok(())
+}
+
+/// Reads `inputs`, applies the tombstones that hit them, merges each series (newer writes win)
+/// and writes the result as one segment of partition `key`; `None` when nothing is left.
+fn merge_segments(
     shared: &Shared,
-    key: PartitionKey,
+    key: &PartitionKey,
     mut inputs: Vec<Arc<Segment>>,
-) -> Result<()> {
+) -> Result<Option<Arc<Segment>>> {
     inputs.sort_by_key(|s| s.gen_hi);
     let series: BTreeSet<SeriesId> = inputs
         .iter()
@@ -286,60 +426,30 @@ fn compact_partition(
         inputs.iter().map(|s| s.gen_hi).max().unwrap_or(0),
         applied_seq,
     );
-    let output = if runs.is_empty() {
-        None
-    } else {
-        let blocks: Vec<SeriesBlocks<'_>> = runs
-            .iter()
-            .map(|(id, run)| SeriesBlocks {
-                series: *id,
-                run,
-                range: 0..run.len(),
-            })
-            .collect();
-        Some(Arc::new(Segment::write(
-            &shared.data_dir,
-            key.clone(),
-            gens,
-            &blocks,
-            shared.opts.block_points,
-            shared.opts.write_fault.as_ref(),
-        )?))
-    };
-    let mut state = shared.write();
-    let Some(current) = state
-        .partitions
-        .get_mut(&(key.tenant.clone(), key.group.clone()))
-        .and_then(|m| m.get_mut(&key.start))
-    else {
-        // Dropped by retention meanwhile.
-        if let Some(output) = output {
-            output.mark_obsolete();
-        }
-        return Ok(());
-    };
-    current.retain(|s| !inputs.iter().any(|i| Arc::ptr_eq(i, s)));
-    if let Some(output) = output {
-        current.push(output);
-        current.sort_by_key(|s| s.gen_hi);
+    if runs.is_empty() {
+        return Ok(None);
     }
-    if current.is_empty()
-        && let Some(map) = state
-            .partitions
-            .get_mut(&(key.tenant.clone(), key.group.clone()))
-    {
-        map.remove(&key.start);
-    }
-    for input in &inputs {
-        input.mark_obsolete();
-    }
-    Ok(())
+    let blocks: Vec<SeriesBlocks<'_>> = runs
+        .iter()
+        .map(|(id, run)| SeriesBlocks {
+            series: *id,
+            run,
+            range: 0..run.len(),
+        })
+        .collect();
+    Ok(Some(Arc::new(Segment::write(
+        &shared.data_dir,
+        key.clone(),
+        gens,
+        &blocks,
+        shared.opts.block_points,
+        shared.opts.write_fault.as_ref(),
+    )?)))
 }
 
 /// Drops partitions older than their retention at `now` (ms); returns how many were dropped.
 pub(crate) fn enforce_retention(shared: &Shared, now: i64) -> usize {
     let retention = shared.retention();
-    let partition_ms = shared.opts.partition_ms();
     let mut dropped = 0;
     let mut state = shared.write();
     for ((tenant, group), map) in &mut state.partitions {
@@ -347,8 +457,10 @@ pub(crate) fn enforce_retention(shared: &Shared, now: i64) -> usize {
             continue;
         };
         let cutoff = now.saturating_sub(keep.as_millis() as i64);
-        map.retain(|&start, segments| {
-            let expired = start.saturating_add(partition_ms) <= cutoff;
+        map.retain(|_, segments| {
+            let expired = segments
+                .first()
+                .is_some_and(|s| s.partition.end() <= cutoff);
             if expired {
                 segments.iter().for_each(|s| s.mark_obsolete());
                 dropped += 1;

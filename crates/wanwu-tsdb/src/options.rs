@@ -67,9 +67,13 @@ pub type SeriesGroupFn = Arc<dyn Fn(&SeriesKey) -> Option<String> + Send + Sync>
 pub struct Options {
     /// Log fsync policy; default `Interval(100 ms)`.
     pub fsync: FsyncPolicy,
-    /// Width of a time partition (default one day, UTC-aligned). Retention drops whole partitions.
+    /// Width of a new time partition (default one day, UTC-aligned). Retention drops whole
+    /// partitions. Compaction merges closed partitions whose series are sparse into wider ones
+    /// (twice the width at a time, up to 256 times, at most a quarter of the retention) while
+    /// every series still fits one block.
     pub partition: Duration,
-    /// Most points in one compressed block (default 2048).
+    /// Most points in one compressed block (default 8192); also how many points per series a
+    /// partition may gather before compaction stops widening it.
     pub block_points: usize,
     /// The head is flushed to disk once it holds this many points (default 1,000,000).
     pub head_max_points: usize,
@@ -99,7 +103,7 @@ impl Default for Options {
         Self {
             fsync: FsyncPolicy::default(),
             partition: Duration::from_secs(86_400),
-            block_points: 2048,
+            block_points: 8192,
             head_max_points: 1_000_000,
             wal_max_bytes: 256 << 20,
             max_frozen_heads: 2,

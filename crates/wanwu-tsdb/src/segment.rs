@@ -30,33 +30,59 @@ const MAGIC: &[u8; 8] = b"WWTSEG02";
 const MAGIC_V1: &[u8; 8] = b"WWTSEG01";
 const FOOTER_LEN: usize = 8 + 4 + 4 + 8;
 
-/// Where a segment belongs: tenant, retention group, partition start (ms).
+/// Where a segment belongs: tenant, retention group, partition start and width (ms).
+///
+/// Partitions start as the configured width; compaction merges closed partitions of sparse
+/// series into wider ones (twice the width, aligned to it; see
+/// [`crate::maintenance::coarsen`]), so any two partitions of a group are disjoint or one
+/// holds the other.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct PartitionKey {
     pub(crate) tenant: String,
     pub(crate) group: String,
     pub(crate) start: i64,
+    pub(crate) width: i64,
 }
 
 impl PartitionKey {
+    /// The partition's directory: `p{start}-{width}` (older releases wrote `p{start}`, read as
+    /// the configured width).
     pub(crate) fn dir(&self, data_dir: &Path) -> PathBuf {
         data_dir
             .join(format!("t{}", hex(&self.tenant)))
             .join(format!("g{}", hex(&self.group)))
-            .join(format!("p{}", self.start))
+            .join(format!("p{}-{}", self.start, self.width))
     }
 
-    fn parse(dir: &Path, data_dir: &Path) -> Option<Self> {
+    /// The first millisecond after the partition.
+    pub(crate) fn end(&self) -> i64 {
+        self.start.saturating_add(self.width)
+    }
+
+    fn parse(dir: &Path, data_dir: &Path, base_width: i64) -> Option<Self> {
         let rel = dir.strip_prefix(data_dir).ok()?;
         let mut parts = rel.iter().map(|p| p.to_str());
         let tenant = unhex(parts.next()??.strip_prefix('t')?)?;
         let group = unhex(parts.next()??.strip_prefix('g')?)?;
-        let start = parts.next()??.strip_prefix('p')?.parse().ok()?;
+        let name = parts.next()??.strip_prefix('p')?;
+        let (start, width) = match name.rsplit_once('-').filter(|(s, _)| !s.is_empty()) {
+            Some((start, width)) => (start.parse().ok()?, width.parse().ok()?),
+            None => (name.parse().ok()?, base_width),
+        };
         Some(Self {
             tenant,
             group,
             start,
+            width,
         })
+    }
+
+    /// True when `other` lies within this partition (same tenant and group).
+    pub(crate) fn holds(&self, other: &PartitionKey) -> bool {
+        self.tenant == other.tenant
+            && self.group == other.group
+            && self.start <= other.start
+            && other.end() <= self.end()
     }
 }
 
@@ -189,8 +215,9 @@ impl Segment {
         })
     }
 
-    /// Loads a segment's index from `path` (inside `data_dir`'s partition tree).
-    pub(crate) fn load(data_dir: &Path, path: &Path) -> Result<Segment> {
+    /// Loads a segment's index from `path` (inside `data_dir`'s partition tree; partition
+    /// directories without a width have `base_width`).
+    pub(crate) fn load(data_dir: &Path, path: &Path, base_width: i64) -> Result<Segment> {
         let corrupt = |reason: String| Error::corrupt(path, reason);
         let name = path
             .file_name()
@@ -210,7 +237,7 @@ impl Segment {
         };
         let partition = path
             .parent()
-            .and_then(|d| PartitionKey::parse(d, data_dir))
+            .and_then(|d| PartitionKey::parse(d, data_dir, base_width))
             .ok_or_else(|| corrupt("not inside a partition directory".into()))?;
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
@@ -309,7 +336,8 @@ impl Segment {
     }
 
     /// True when this segment's generations are covered by `other`'s (a compaction output that
-    /// replaced it, left behind by a crash before the removal).
+    /// replaced it, left behind by a crash before the removal; `other` may be in a wider
+    /// partition holding this one's).
     pub(crate) fn is_superseded_by(&self, other: &Segment) -> bool {
         !std::ptr::eq(self, other)
             && other.gen_lo <= self.gen_lo
@@ -495,7 +523,7 @@ fn decode_index(bytes: &[u8], format: BlockFormat, base: i64) -> DecodeResult<Ve
 
 /// Every segment file under `data_dir`, and leftovers to remove (temporary files and segments
 /// superseded by a compaction output).
-pub(crate) fn scan(data_dir: &Path) -> Result<Vec<Segment>> {
+pub(crate) fn scan(data_dir: &Path, base_width: i64) -> Result<Vec<Segment>> {
     let mut segments = Vec::new();
     if !data_dir.exists() {
         return Ok(segments);
@@ -509,7 +537,7 @@ pub(crate) fn scan(data_dir: &Path) -> Result<Vec<Segment>> {
             } else if path.extension().is_some_and(|e| e == "tmp") {
                 fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
             } else if path.extension().is_some_and(|e| e == "blk") {
-                match Segment::load(data_dir, &path) {
+                match Segment::load(data_dir, &path, base_width) {
                     Ok(segment) => segments.push(segment),
                     Err(Error::Corrupt { reason, .. }) => {
                         // Keep the bytes for inspection, out of the engine's way.
@@ -527,7 +555,7 @@ pub(crate) fn scan(data_dir: &Path) -> Result<Vec<Segment>> {
         .map(|s| {
             segments
                 .iter()
-                .any(|o| o.partition == s.partition && s.is_superseded_by(o))
+                .any(|o| o.partition.holds(&s.partition) && s.is_superseded_by(o))
         })
         .collect();
     let mut live = Vec::with_capacity(segments.len());
@@ -555,6 +583,7 @@ mod tests {
             tenant: "t".into(),
             group: String::new(),
             start: 0,
+            width: 86_400_000,
         };
         let run = Run {
             ts: vec![1_000, 2_000, 3_000],
@@ -588,12 +617,14 @@ mod tests {
         file.extend_from_slice(&(index.len() as u32).to_le_bytes());
         file.extend_from_slice(&crc32c::crc32c(&index).to_le_bytes());
         file.extend_from_slice(MAGIC_V1);
-        let part_dir = partition.dir(dir.path());
+        // Older releases named partition directories by their start only.
+        let part_dir = dir.path().join("t74").join("g").join("p0");
         fs::create_dir_all(&part_dir).unwrap();
         let path = part_dir.join(format!("seg-{:016x}-{:016x}-{:016x}.blk", 1, 1, 0));
         fs::write(&path, &file).unwrap();
 
-        let segment = Segment::load(dir.path(), &path).unwrap();
+        let segment = Segment::load(dir.path(), &path, 86_400_000).unwrap();
+        assert_eq!(segment.partition, partition);
         let meta = &segment.blocks_of(5)[0];
         assert_eq!(meta.format, BlockFormat::V1);
         assert_eq!((meta.summary.count, meta.summary.sum), (3, 10.0));
@@ -608,6 +639,7 @@ mod tests {
             tenant: "t".into(),
             group: "g".into(),
             start: 86_400_000,
+            width: 2 * 86_400_000,
         };
         let ts: Vec<i64> = (0..1440).map(|m| 86_400_000 + m * 60_000).collect();
         let values: Vec<f64> = (0..1440).map(|m| f64::from(m % 50) / 10.0).collect();
@@ -622,7 +654,8 @@ mod tests {
         }];
         let written =
             Segment::write(dir.path(), partition, (1, 1, 0), &series, 2048, None).unwrap();
-        let loaded = Segment::load(dir.path(), &written.path).unwrap();
+        let loaded = Segment::load(dir.path(), &written.path, 86_400_000).unwrap();
+        assert_eq!(loaded.partition, written.partition);
         let (a, b) = (&written.blocks[0], &loaded.blocks[0]);
         assert_eq!(
             (a.min_ts, a.max_ts, a.summary.clone()),

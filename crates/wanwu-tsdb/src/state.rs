@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::head::{Head, SeriesId};
+use crate::maintenance::MAX_COARSENING;
 use crate::record::{SeriesDef, Tombstone};
 use crate::segment::{PartitionKey, Segment};
 use crate::types::{Point, SeriesKey, Value};
@@ -107,6 +108,7 @@ impl State {
             tenant,
             group,
             start,
+            ..
         } = segment.partition.clone();
         self.next_gen = self.next_gen.max(segment.gen_hi + 1);
         self.partitions
@@ -117,7 +119,8 @@ impl State {
             .push(segment);
     }
 
-    /// Segments of series `def` in partitions that may hold points in `[from, to]`.
+    /// Segments of series `def` in partitions that may hold points in `[from, to]`
+    /// (`partition_ms` is the configured width; coarsened partitions are wider).
     pub(crate) fn segments_for(
         &self,
         def: &SeriesDef,
@@ -131,9 +134,25 @@ impl State {
         else {
             return Vec::new();
         };
-        let first = from.div_euclid(partition_ms).saturating_mul(partition_ms);
-        map.range(first..=to)
+        let widest = partition_ms.saturating_mul(1 << MAX_COARSENING);
+        map.range(from.saturating_sub(widest)..=to)
+            .filter(|(_, segs)| segs.first().is_some_and(|s| s.partition.end() > from))
             .flat_map(|(_, segs)| segs.iter().cloned())
             .collect()
+    }
+
+    /// The partition of (`tenant`, `group`) holding `ts`, if one exists.
+    pub(crate) fn partition_holding(
+        &self,
+        tenant: &str,
+        group: &str,
+        ts: i64,
+    ) -> Option<PartitionKey> {
+        let map = self
+            .partitions
+            .get(&(tenant.to_owned(), group.to_owned()))?;
+        let (_, segments) = map.range(..=ts).next_back()?;
+        let key = &segments.first()?.partition;
+        (key.end() > ts).then(|| key.clone())
     }
 }
