@@ -91,6 +91,8 @@ pub struct Report {
     pub pairs: Vec<Pair>,
     /// Extra wanwu-only figures (name, value).
     pub notes: Vec<(String, f64)>,
+    /// Where wanwu's disk bytes of the ingest dataset go.
+    pub storage: StorageBreakdown,
 }
 
 impl std::fmt::Display for Report {
@@ -114,7 +116,7 @@ impl std::fmt::Display for Report {
         for (name, value) in &self.notes {
             writeln!(f, "{name:<52} {value:>14.3}")?;
         }
-        Ok(())
+        write!(f, "wanwu's disk bytes of the ingest dataset: {}", self.storage)
     }
 }
 
@@ -405,7 +407,8 @@ pub async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     }
     engine.compact().await?;
     let with_flush_s = t.elapsed().as_secs_f64();
-    let engine_bytes = engine.stats().bytes_on_disk;
+    report.storage = engine.storage_breakdown()?;
+    let engine_bytes = report.storage.total();
 
     let sqlite_dir = fresh_dir(&opts.dir, "sqlite-ingest").await?;
     let pool = sqlite_open(&sqlite_dir).await?;

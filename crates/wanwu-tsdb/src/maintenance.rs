@@ -266,11 +266,12 @@ pub(crate) fn coarsen(shared: &Shared, now: i64) -> Result<usize> {
             })
         });
         let Some(map) = map.filter(|_| unchanged) else {
-            // Changed meanwhile (retention, a delete): try again on the next round.
+            // Changed meanwhile (a flush added a segment, retention dropped one): the span is
+            // no candidate until compacted again; look for others.
             if let Some(output) = output {
                 output.mark_obsolete();
             }
-            return Ok(merged);
+            continue;
         };
         for input in &inputs {
             map.remove(&input.partition.start);

@@ -20,6 +20,10 @@ pub fn run(quick: bool) -> anyhow::Result<(Table, Table)> {
     let report = runtime
         .block_on(wanwu_tsdb::bench::run(&options))
         .context("running the time-series benchmark")?;
+    println!(
+        "wanwu's disk bytes of the ingest dataset: {}",
+        report.storage
+    );
     let (ingest, query) = split(&report);
     let table = |name, rows| Table {
         name,
