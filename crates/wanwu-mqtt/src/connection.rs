@@ -42,6 +42,24 @@ const WRITE_HIGH_WATER: usize = 256 * 1024;
 const SHRINK_ABOVE: usize = 64 * 1024;
 /// Time allowed to deliver a final DISCONNECT.
 const FAREWELL_TIMEOUT: Duration = Duration::from_secs(1);
+/// Pipelined PUBLISH packets handed to the publish hook in one call at most.
+const MAX_PUBLISH_BATCH: usize = 256;
+
+/// An inbound message taken in, waiting for its verdict.
+struct Inbound {
+    message: Message,
+    packet_id: Option<NonZeroU16>,
+    /// The ACL lets the client publish on the topic.
+    allowed: bool,
+}
+
+/// The verdict on a message the ACL does not allow.
+fn not_authorized() -> PublishVerdict {
+    PublishVerdict::Refuse {
+        code: ReasonCode::NOT_AUTHORIZED,
+        reason: None,
+    }
+}
 
 /// Why and how a connection ends.
 #[derive(Debug)]
@@ -439,13 +457,25 @@ impl Connection {
         Box::pin(self.finish(ending, writer)).await;
     }
 
-    /// Decodes and handles every complete packet in `buf`.
+    /// Decodes and handles every complete packet in `buf`. Consecutive QoS 0/1 PUBLISH
+    /// packets (a client pipelining) go to the publish hook together.
     async fn process(&mut self, buf: &mut BytesMut) -> Result<(), Ending> {
+        let mut publishes = Vec::new();
         loop {
             match self.codec.decode(buf) {
-                Ok(Some(packet)) => self.handle(packet).await?,
-                Ok(None) => return Ok(()),
+                Ok(Some(Packet::Publish(publish))) if publish.qos != QoS::ExactlyOnce => {
+                    publishes.push(*publish);
+                    if publishes.len() == MAX_PUBLISH_BATCH {
+                        self.on_publishes(std::mem::take(&mut publishes)).await?;
+                    }
+                }
+                Ok(Some(packet)) => {
+                    self.on_publishes(std::mem::take(&mut publishes)).await?;
+                    self.handle(packet).await?;
+                }
+                Ok(None) => return self.on_publishes(publishes).await,
                 Err(error) => {
+                    self.on_publishes(publishes).await?;
                     tracing::debug!(client = %self.client_id, %error, "bad packet");
                     return Err(Ending::violation(
                         wire::decode_error_reason(&error),
@@ -494,6 +524,93 @@ impl Connection {
     }
 
     async fn on_publish(&mut self, publish: rmqtt_codec::types::Publish) -> Result<(), Ending> {
+        let Some(inbound) = self.admit(publish).await? else {
+            return Ok(());
+        };
+        let verdict = if !inbound.allowed {
+            not_authorized()
+        } else if let Some(hook) = self.inner.hooks.publish.clone() {
+            hook.on_publish(self.publisher(), &inbound.message).await
+        } else {
+            PublishVerdict::Route
+        };
+        self.conclude(inbound, verdict).await
+    }
+
+    /// Handles pipelined QoS 0/1 publishes, in order: the authorised ones go to the publish
+    /// hook in one call. A protocol violation in one of them ends the connection after the
+    /// ones before it are handled.
+    async fn on_publishes(
+        &mut self,
+        publishes: Vec<rmqtt_codec::types::Publish>,
+    ) -> Result<(), Ending> {
+        if publishes.len() <= 1 {
+            return match publishes.into_iter().next() {
+                Some(publish) => self.on_publish(publish).await,
+                None => Ok(()),
+            };
+        }
+        let mut admitted = Vec::with_capacity(publishes.len());
+        let mut violation = None;
+        for publish in publishes {
+            match self.admit(publish).await {
+                Ok(inbound) => admitted.extend(inbound),
+                Err(ending) => {
+                    violation = Some(ending);
+                    break;
+                }
+            }
+        }
+        let verdicts = match self.inner.hooks.publish.clone() {
+            Some(hook) if admitted.iter().any(|i| i.allowed) => {
+                let messages: Vec<Message> = admitted
+                    .iter()
+                    .filter(|i| i.allowed)
+                    .map(|i| i.message.clone())
+                    .collect();
+                hook.on_publish_batch(self.publisher(), &messages).await
+            }
+            _ => Vec::new(),
+        };
+        let hooked = self.inner.hooks.publish.is_some();
+        let mut verdicts = verdicts.into_iter();
+        for inbound in admitted {
+            let verdict = if !inbound.allowed {
+                not_authorized()
+            } else {
+                match verdicts.next() {
+                    Some(verdict) => verdict,
+                    None if !hooked => PublishVerdict::Route,
+                    None => {
+                        tracing::error!(
+                            "the publish hook left a pipelined message without a verdict"
+                        );
+                        PublishVerdict::Refuse {
+                            code: ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR,
+                            reason: None,
+                        }
+                    }
+                }
+            };
+            self.conclude(inbound, verdict).await?;
+        }
+        violation.map_or(Ok(()), Err)
+    }
+
+    fn publisher(&self) -> Publisher<'_> {
+        Publisher {
+            client_id: &self.client_id,
+            principal: &self.principal,
+            protocol: self.codec.version(),
+        }
+    }
+
+    /// Takes an inbound PUBLISH in: resolves its topic, answers a repeated QoS 2 message at
+    /// once (`None`), waits out the rate limit, counts it and checks the ACL.
+    async fn admit(
+        &mut self,
+        publish: rmqtt_codec::types::Publish,
+    ) -> Result<Option<Inbound>, Ending> {
         let topic = self.resolve_topic(&publish)?;
         let packet_id = publish.packet_id;
         if publish.qos == QoS::ExactlyOnce {
@@ -502,7 +619,7 @@ impl Connection {
             if state.incoming_qos2.contains(&id) {
                 drop(state);
                 self.acknowledge(publish.qos, packet_id, None, None);
-                return Ok(());
+                return Ok(None);
             }
             if state.incoming_qos2.len() >= usize::from(self.inner.config.receive_maximum) {
                 return Err(Ending::violation(
@@ -523,27 +640,23 @@ impl Connection {
             retain: publish.retain,
             properties: message_properties(publish.properties.as_ref()),
         };
-        let verdict =
-            if !self
-                .inner
+        let allowed =
+            self.inner
                 .hooks
                 .acl
-                .allowed(&self.principal, &message.topic, Action::Publish)
-            {
-                PublishVerdict::Refuse {
-                    code: ReasonCode::NOT_AUTHORIZED,
-                    reason: None,
-                }
-            } else if let Some(hook) = self.inner.hooks.publish.clone() {
-                let publisher = Publisher {
-                    client_id: &self.client_id,
-                    principal: &self.principal,
-                    protocol: self.codec.version(),
-                };
-                hook.on_publish(publisher, &message).await
-            } else {
-                PublishVerdict::Route
-            };
+                .allowed(&self.principal, &message.topic, Action::Publish);
+        Ok(Some(Inbound {
+            message,
+            packet_id,
+            allowed,
+        }))
+    }
+
+    /// Routes (or drops) an admitted message by its verdict and acknowledges it.
+    async fn conclude(&mut self, inbound: Inbound, verdict: PublishVerdict) -> Result<(), Ending> {
+        let Inbound {
+            message, packet_id, ..
+        } = inbound;
         let qos = message.qos;
         let refusal = match verdict {
             PublishVerdict::Route => {

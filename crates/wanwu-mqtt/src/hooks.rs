@@ -218,6 +218,25 @@ pub trait PublishHook: Send + Sync + 'static {
         publisher: Publisher<'a>,
         message: &'a Message,
     ) -> HookFuture<'a, PublishVerdict>;
+
+    /// Inspects authorised QoS 0/1 messages that one client pipelined (they arrived together,
+    /// in this order), returning one verdict per message, in order. The broker routes and
+    /// acknowledges them, in order, once the returned future completes. The default hands
+    /// them to [`PublishHook::on_publish`] one by one; a hook that stores messages may store
+    /// them together (one write instead of one per message).
+    fn on_publish_batch<'a>(
+        &'a self,
+        publisher: Publisher<'a>,
+        messages: &'a [Message],
+    ) -> HookFuture<'a, Vec<PublishVerdict>> {
+        Box::pin(async move {
+            let mut verdicts = Vec::with_capacity(messages.len());
+            for message in messages {
+                verdicts.push(self.on_publish(publisher, message).await);
+            }
+            verdicts
+        })
+    }
 }
 
 /// Why a client's connection ended.

@@ -412,6 +412,64 @@ async fn puback_waits_for_the_publish_hook() {
 }
 
 #[tokio::test]
+async fn pipelined_publishes_reach_the_hook_together_and_are_acknowledged_in_order() {
+    let broker = TestBroker::start().await;
+    let mut sub = subscribed(&broker, "s", "#", QoS::AtMostOnce).await;
+    let mut publisher = connected(&broker, "p").await;
+    let topics = ["a/1", "reject/x", "forbidden/x", "consume/y", "a/2"];
+    let packets = topics
+        .iter()
+        .zip(1u16..)
+        .map(|(topic, id)| publish(topic, QoS::AtLeastOnce, id, b"m"))
+        .collect();
+    publisher.send_together(packets).await;
+    let expected = [
+        PublishAckReason::Success,
+        PublishAckReason::PayloadFormatInvalid,
+        PublishAckReason::NotAuthorized,
+        PublishAckReason::Success,
+        PublishAckReason::Success,
+    ];
+    for (id, reason) in (1u16..).zip(expected) {
+        match publisher.recv().await {
+            Some(Packet::PublishAck(ack)) => {
+                assert_eq!((ack.packet_id.get(), ack.reason_code), (id, reason));
+            }
+            other => panic!("expected PUBACK {id}, got {other:?}"),
+        }
+    }
+    for topic in ["a/1", "a/2"] {
+        match sub.recv().await {
+            Some(Packet::Publish(p)) => assert_eq!(&p.topic[..], topic, "routed in order"),
+            other => panic!("expected {topic}, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        sub.recv_within(Duration::from_millis(300)).await,
+        Err(()),
+        "refused and consumed messages are not routed"
+    );
+    let seen: Vec<String> = broker
+        .seen
+        .published
+        .lock()
+        .iter()
+        .map(|m| m.topic.to_string())
+        .collect();
+    assert_eq!(
+        seen,
+        ["a/1", "reject/x", "consume/y", "a/2"],
+        "the ACL's refusal never reaches the hook"
+    );
+    let batches = broker.seen.batches.lock().clone();
+    assert_eq!(batches.iter().sum::<usize>(), 4, "{batches:?}");
+    assert!(
+        batches.iter().any(|&n| n > 1),
+        "handed over together: {batches:?}"
+    );
+}
+
+#[tokio::test]
 async fn unknown_topic_alias_is_a_protocol_error() {
     let broker = TestBroker::start().await;
     let mut raw = connected(&broker, "c").await;

@@ -63,10 +63,13 @@ impl Acl for TestAcl {
 #[derive(Default)]
 pub struct Seen {
     pub published: Mutex<Vec<Message>>,
+    /// Sizes of the batches of pipelined messages handed to the publish hook at once.
+    pub batches: Mutex<Vec<usize>>,
     pub presence: Mutex<Vec<PresenceEvent>>,
 }
 
-/// Refuses `reject/...` with 0x99, consumes `consume/...`, delays `slow/...` by 300 ms.
+/// Refuses `reject/...` with 0x99, consumes `consume/...`, delays `slow/...` by 300 ms (when
+/// handed over alone); records the sizes of pipelined batches.
 pub struct TestPublishHook(pub Arc<Seen>);
 
 impl PublishHook for TestPublishHook {
@@ -76,22 +79,39 @@ impl PublishHook for TestPublishHook {
         message: &'a Message,
     ) -> HookFuture<'a, PublishVerdict> {
         Box::pin(async move {
-            self.0.published.lock().push(message.clone());
-            let topic: &str = &message.topic;
-            if topic.starts_with("reject/") {
-                PublishVerdict::Refuse {
-                    code: ReasonCode::PAYLOAD_FORMAT_INVALID,
-                    reason: Some("invalid payload".into()),
-                }
-            } else if topic.starts_with("consume/") {
-                PublishVerdict::Consumed
-            } else {
-                if topic.starts_with("slow/") {
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-                PublishVerdict::Route
+            let verdict = self.verdict(message);
+            if message.topic.starts_with("slow/") {
+                tokio::time::sleep(Duration::from_millis(300)).await;
             }
+            verdict
         })
+    }
+
+    fn on_publish_batch<'a>(
+        &'a self,
+        _: Publisher<'a>,
+        messages: &'a [Message],
+    ) -> HookFuture<'a, Vec<PublishVerdict>> {
+        self.0.batches.lock().push(messages.len());
+        let verdicts = messages.iter().map(|m| self.verdict(m)).collect();
+        Box::pin(std::future::ready(verdicts))
+    }
+}
+
+impl TestPublishHook {
+    fn verdict(&self, message: &Message) -> PublishVerdict {
+        self.0.published.lock().push(message.clone());
+        let topic: &str = &message.topic;
+        if topic.starts_with("reject/") {
+            PublishVerdict::Refuse {
+                code: ReasonCode::PAYLOAD_FORMAT_INVALID,
+                reason: Some("invalid payload".into()),
+            }
+        } else if topic.starts_with("consume/") {
+            PublishVerdict::Consumed
+        } else {
+            PublishVerdict::Route
+        }
     }
 }
 

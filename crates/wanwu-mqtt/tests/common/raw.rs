@@ -54,6 +54,15 @@ impl Raw {
         self.stream.write_all(&out).await.expect("write");
     }
 
+    /// Sends `packets` in one write, as a client pipelining them.
+    pub async fn send_together(&mut self, packets: Vec<Packet>) {
+        let mut out = BytesMut::new();
+        for packet in packets {
+            self.codec.encode(packet, &mut out).expect("encodes");
+        }
+        self.stream.write_all(&out).await.expect("write");
+    }
+
     pub async fn send_bytes(&mut self, bytes: &[u8]) {
         let _ = self.stream.write_all(bytes).await;
     }
