@@ -167,20 +167,31 @@ fn validate_point(
         errors.push(join(path, "values"), "no values");
     }
     let mut out = BTreeMap::new();
+    // Paths are spelled out only for errors: valid values (nearly all) cost no formatting.
+    let value_path = |key: &str| join(&join(path, "values"), key);
     for (key, json) in values {
-        let value_path = join(&join(path, "values"), key);
         let Some(property) = product.property(key) else {
             errors.push(
-                value_path,
+                value_path(key),
                 format!("product {:?} has no property {key:?}", product.id),
             );
             continue;
         };
-        match validate_value(&value_path, property.spec(), json) {
+        match validate_value("", property.spec(), json) {
             Ok(value) => {
                 out.insert(key.clone(), value);
             }
-            Err(e) => errors.extend(e),
+            Err(e) => {
+                let at = value_path(key);
+                for error in e.0 {
+                    let path = if error.path.is_empty() {
+                        at.clone()
+                    } else {
+                        join(&at, &error.path)
+                    };
+                    errors.push(path, error.message);
+                }
+            }
         }
     }
     Point { ts, values: out }
