@@ -493,8 +493,11 @@ impl Engine {
             .filter_map(|p| fs::metadata(p).ok())
             .map(|m| m.len())
             .sum();
-        breakdown.log =
-            stats.bytes_on_disk - breakdown.catalog - segments.iter().map(|s| s.bytes).sum::<u64>();
+        // Segments may change between the two looks (a flush); never below zero.
+        let segment_bytes: u64 = segments.iter().map(|s| s.bytes).sum();
+        breakdown.log = stats
+            .bytes_on_disk
+            .saturating_sub(breakdown.catalog + segment_bytes);
         Ok(breakdown)
     }
 
