@@ -13,7 +13,7 @@ fn arg(n: usize, default: usize) -> usize {
 
 fn line(name: &str, side: &PlatformSide) {
     println!(
-        "{name:>9}: offered {:>7.0}/s acked {:>7.0}/s ({} payloads) | reached stage {} | dropped: admission {} runtime {} | lost {} | evaluated {} ({:.0}/s) | drain {:.1} ms | ack -> outcome p50 {:.1} ms p99 {:.1} ms ({} probes)",
+        "{name:>9}: offered {:>7.0}/s acked {:>7.0}/s ({} payloads) | reached stage {} | dropped: admission {} runtime {} | lost {} | evaluated {} ({:.0}/s) | drain {:.1} ms | probe ack -> webhook p50 {:.1} ms p99 {:.1} ms ({} of {} probes)",
         side.offered_per_s,
         side.acked_per_s,
         side.acked,
@@ -26,7 +26,8 @@ fn line(name: &str, side: &PlatformSide) {
         side.drain_ms,
         side.p50_ms,
         side.p99_ms,
-        side.probes
+        side.probes,
+        side.probes_acked
     );
 }
 

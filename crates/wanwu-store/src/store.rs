@@ -380,10 +380,12 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
     ) -> Result<(), StoreError>;
 
-    /// Appends `outcomes` (in order) and keeps only the newest `keep` of each rule they name.
+    /// Appends `outcomes` (in order), then keeps only the newest `keep` of each rule
+    /// (tenant, rule id) in `trim`, in one transaction.
     async fn append_rule_outcomes(
         &self,
         outcomes: &[RuleOutcomeRecord],
+        trim: &[(String, String)],
         keep: u32,
     ) -> Result<(), StoreError>;
     /// Every kept rule outcome of every tenant, oldest first (loaded at start).

@@ -2,9 +2,9 @@
 //! actions done and failed, per rule (shown with the rule by the API).
 //!
 //! The outcomes are kept in memory and written to the metadata store in batches every
-//! [`FLUSH_EVERY`] (one transaction per batch, the store keeping the newest [`KEPT`] per rule),
-//! so that a busy rule costs no store write per firing and its recent outcomes are still shown
-//! after a restart. Counters start from zero at each start, like the rules' other counters.
+//! [`FLUSH_EVERY`] (one transaction per batch), so that a busy rule costs no store write per
+//! firing and its recent outcomes are still shown after a restart. A rule's stored rows are
+//! trimmed back to the newest [`KEPT`] once they pass twice that, not on every batch. Counters start from zero at each start, like the rules' other counters.
 
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
@@ -47,11 +47,13 @@ pub struct RuleOutcomes {
     pub recent: VecDeque<FiringOutcome>,
 }
 
-/// The outcomes of one rule and how many of the newest are not yet in the store.
+/// The outcomes of one rule, how many of the newest are not yet in the store, and how many
+/// rows the store holds for it.
 #[derive(Default)]
 struct Kept {
     outcomes: RuleOutcomes,
     unsaved: usize,
+    stored: usize,
 }
 
 /// Outcomes of every rule, by tenant and rule id.
@@ -76,6 +78,7 @@ impl OutcomeLog {
                 Ok(outcome) => {
                     let mut kept = self.rules.entry((record.tenant, record.rule)).or_default();
                     push_bounded(&mut kept.outcomes.recent, outcome);
+                    kept.stored += 1;
                 }
                 Err(e) => {
                     tracing::warn!(rule = %record.rule, error = %e, "stored rule outcome is damaged; skipped")
@@ -126,23 +129,32 @@ impl OutcomeLog {
 
     /// Writes the outcomes recorded since the last flush to the store, in one batch.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let mut batch = Vec::new();
+        let (mut batch, mut trim) = (Vec::new(), Vec::new());
         for mut entry in self.rules.iter_mut() {
-            let unsaved = std::mem::take(&mut entry.unsaved);
-            let recent = &entry.outcomes.recent;
-            for outcome in recent.iter().skip(recent.len() - unsaved.min(recent.len())) {
+            let key = entry.key().clone();
+            let kept = entry.value_mut();
+            let unsaved = std::mem::take(&mut kept.unsaved).min(kept.outcomes.recent.len());
+            let recent = &kept.outcomes.recent;
+            for outcome in recent.iter().skip(recent.len() - unsaved) {
                 batch.push(RuleOutcomeRecord {
-                    tenant: entry.key().0.clone(),
-                    rule: entry.key().1.clone(),
+                    tenant: key.0.clone(),
+                    rule: key.1.clone(),
                     ts: outcome.ts,
                     outcome: serde_json::to_string(outcome).unwrap_or_default(),
                 });
+            }
+            kept.stored += unsaved;
+            if kept.stored > 2 * KEPT {
+                kept.stored = KEPT;
+                trim.push(key);
             }
         }
         if batch.is_empty() {
             return Ok(());
         }
-        self.store.append_rule_outcomes(&batch, KEPT as u32).await
+        self.store
+            .append_rule_outcomes(&batch, &trim, KEPT as u32)
+            .await
     }
 
     /// Flushes every [`FLUSH_EVERY`] until the store is closed or the runtime stops.

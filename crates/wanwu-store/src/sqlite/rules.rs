@@ -7,7 +7,6 @@ use crate::page::{Page, PageRequest};
 use crate::store::{DefinitionKind, DefinitionRecord, RuleOutcomeRecord};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use std::collections::BTreeSet;
 
 fn table(kind: DefinitionKind) -> &'static str {
     match kind {
@@ -164,10 +163,10 @@ impl SqliteStore {
     pub(super) async fn append_rule_outcome_rows(
         &self,
         outcomes: &[RuleOutcomeRecord],
+        trim: &[(String, String)],
         keep: u32,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
-        let mut rules = BTreeSet::new();
         for record in outcomes {
             sqlx::query(
                 "INSERT INTO rule_outcomes (tenant, rule, ts, outcome) VALUES (?1, ?2, ?3, ?4)",
@@ -178,9 +177,8 @@ impl SqliteStore {
             .bind(&record.outcome)
             .execute(&mut *tx)
             .await?;
-            rules.insert((record.tenant.as_str(), record.rule.as_str()));
         }
-        for (tenant, rule) in rules {
+        for (tenant, rule) in trim {
             sqlx::query(
                 "DELETE FROM rule_outcomes WHERE tenant = ?1 AND rule = ?2 AND seq <= \
                  (SELECT seq FROM rule_outcomes WHERE tenant = ?1 AND rule = ?2 \
@@ -285,9 +283,10 @@ mod tests {
         let path = dir.path().join("meta.db");
         let store = SqliteStore::open(&path).await.unwrap();
         let first: Vec<_> = (1..=4).map(|ts| outcome("a", ts)).collect();
-        store.append_rule_outcomes(&first, 3).await.unwrap();
+        let a = [("t".to_owned(), "a".to_owned())];
+        store.append_rule_outcomes(&first, &[], 3).await.unwrap();
         store
-            .append_rule_outcomes(&[outcome("a", 5), outcome("b", 6)], 3)
+            .append_rule_outcomes(&[outcome("a", 5), outcome("b", 6)], &a, 3)
             .await
             .unwrap();
         store.close().await;

@@ -826,9 +826,10 @@ impl Store for SqliteStore {
     async fn append_rule_outcomes(
         &self,
         outcomes: &[RuleOutcomeRecord],
+        trim: &[(String, String)],
         keep: u32,
     ) -> Result<(), StoreError> {
-        self.append_rule_outcome_rows(outcomes, keep).await
+        self.append_rule_outcome_rows(outcomes, trim, keep).await
     }
 
     async fn all_rule_outcomes(&self) -> Result<Vec<RuleOutcomeRecord>, StoreError> {

@@ -84,8 +84,9 @@ pub fn run_platform(quick: bool) -> anyhow::Result<Table> {
                 false,
             ),
             row("drain after last ack, ms", |s| s.drain_ms, false),
-            row("probe ack -> alarm p50, ms", |s| s.p50_ms, false),
-            row("probe ack -> alarm p99, ms", |s| s.p99_ms, false),
+            row("probe ack -> webhook p50, ms", |s| s.p50_ms, false),
+            row("probe ack -> webhook p99, ms", |s| s.p99_ms, false),
+            row("probes answered", |s| s.probes as f64, true),
         ],
     })
 }
