@@ -147,10 +147,7 @@ impl Platform {
             .seen(&device.tenant, &device.device, crate::clock::now_ms());
         match uplink {
             DeviceUplink::Telemetry { payload } => {
-                match self.ingest.ingest(device, payload).await {
-                    Ok(_) => Ok(Disposition::Route),
-                    Err(error) => Err(Refusal::from(&error)),
-                }
+                telemetry_answer(self.ingest.ingest(device, payload).await)
             }
             DeviceUplink::ShadowReported { payload } => {
                 self.twins.report(device, payload).await?;
@@ -174,6 +171,19 @@ impl Platform {
         }
     }
 
+    /// Handles telemetry payloads a device pipelined (in order) with one store write; one
+    /// answer per payload, the one [`Platform::handle_uplink`] would give it.
+    pub async fn handle_telemetry(
+        &self,
+        device: &DevicePrincipal,
+        payloads: &[&[u8]],
+    ) -> Vec<Result<Disposition, Refusal>> {
+        self.presence
+            .seen(&device.tenant, &device.device, crate::clock::now_ms());
+        let results = self.ingest.ingest_many(device, payloads).await;
+        results.into_iter().map(telemetry_answer).collect()
+    }
+
     /// Tells a device on `devices/{id}/errors` that what it sent on `topic` was refused.
     /// Best effort: a report that cannot be sent is logged and counted, never retried.
     pub async fn report_refusal(&self, device: &DevicePrincipal, topic: &str, refusal: &Refusal) {
@@ -190,6 +200,16 @@ impl Platform {
             metrics::counter!("wanwu_device_error_reports_failed_total").increment(1);
             tracing::debug!(%error, device = %device.device, "error report not sent");
         }
+    }
+}
+
+/// Stored telemetry goes on to the tenant's subscribers; a rejected payload is refused.
+fn telemetry_answer(
+    result: Result<crate::ingest::IngestReceipt, IngestError>,
+) -> Result<Disposition, Refusal> {
+    match result {
+        Ok(_) => Ok(Disposition::Route),
+        Err(error) => Err(Refusal::from(&error)),
     }
 }
 

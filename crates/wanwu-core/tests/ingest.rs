@@ -96,6 +96,16 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("{payload} rejected: {e}"));
     }
 
+    /// Replaces the properties of product `aq`.
+    async fn set_properties(&self, properties: serde_json::Value) {
+        let patch = serde_json::from_value(json!({ "properties": properties })).unwrap();
+        self.platform
+            .registry
+            .update_product(&self.admin, "aq", patch)
+            .await
+            .unwrap();
+    }
+
     async fn raw(&self, device: &str, keys: &str) -> Vec<(i64, Value)> {
         let params = SeriesParams {
             keys: Some(keys.into()),
@@ -241,20 +251,77 @@ async fn a_product_change_takes_effect_at_once() {
             .await
             .is_err()
     );
-    let patch = serde_json::from_value(json!({"properties": [
-        {"id": "pm25", "type": "float"}, {"id": "noise", "type": "int"}
-    ]}))
-    .unwrap();
-    f.platform
-        .registry
-        .update_product(&f.admin, "aq", patch)
-        .await
-        .unwrap();
+    f.set_properties(json!([{"id": "pm25", "type": "float"}, {"id": "noise", "type": "int"}]))
+        .await;
     f.platform
         .ingest_telemetry(&d, payload.as_bytes())
         .await
         .unwrap();
     assert_eq!(f.raw("st-1", "noise").await, [(1, Value::Int(40))]);
+}
+
+#[tokio::test]
+async fn pipelined_payloads_are_stored_together_and_judged_one_by_one() {
+    let f = fixture().await;
+    let d = f.device("st-1", None).await;
+    let mut queue = f.platform.ingest.fanout().subscribe("test", 4);
+    let payloads: [&[u8]; 4] = [
+        br#"{"ts": 1, "values": {"pm25": 1}}"#,
+        br#"{"ts": 2, "values": {"pm25": "bad"}}"#,
+        br#"[{"ts": 3, "values": {"pm25": 3, "count": 3}}, {"ts": 1, "values": {"pm25": 9}}]"#,
+        b"{not json",
+    ];
+    let results = f.platform.ingest.ingest_many(&d, &payloads).await;
+    let outcomes: Vec<Result<usize, &str>> = results
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .map(|receipt| receipt.values)
+                .map_err(|e| e.code())
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [Ok(1), Err("invalid_input"), Ok(3), Err("malformed_payload")]
+    );
+    assert_eq!(
+        f.raw("st-1", "pm25").await,
+        [(1, Value::Float(9.0)), (3, Value::Float(3.0))],
+        "the later payload wins at equal timestamps; nothing of the rejected ones is stored"
+    );
+    let batch = queue.recv().await.unwrap();
+    let times: Vec<i64> = batch.points.iter().map(|p| p.ts).collect();
+    assert_eq!(
+        times,
+        [1, 3, 1],
+        "one batch for the processors, in payload order"
+    );
+    assert!(queue.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn a_type_change_refuses_only_the_payload_that_hits_it() {
+    let f = fixture().await;
+    let d = f.device("st-1", None).await;
+    f.send(&d, json!({"ts": 1, "values": {"pm25": 1.5}})).await;
+    f.set_properties(json!([{"id": "pm25", "type": "int"}, {"id": "count", "type": "int"}]))
+        .await;
+    let payloads: [&[u8]; 3] = [
+        br#"{"ts": 2, "values": {"count": 2}}"#,
+        br#"{"ts": 2, "values": {"pm25": 2}}"#,
+        br#"{"ts": 3, "values": {"count": 3}}"#,
+    ];
+    let results = f.platform.ingest.ingest_many(&d, &payloads).await;
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert_eq!(
+        field_paths(results[1].as_ref().unwrap_err()),
+        ["values.pm25"]
+    );
+    assert_eq!(
+        f.raw("st-1", "count").await,
+        [(2, Value::Int(2)), (3, Value::Int(3))]
+    );
+    assert_eq!(f.raw("st-1", "pm25").await, [(1, Value::Float(1.5))]);
 }
 
 #[tokio::test]

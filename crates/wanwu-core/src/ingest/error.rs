@@ -11,7 +11,7 @@ pub const MQTT_QUOTA_EXCEEDED: u8 = 0x97;
 pub const MQTT_UNSPECIFIED_ERROR: u8 = 0x80;
 
 /// Why a telemetry payload was rejected. Nothing of a rejected payload is stored.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum IngestError {
     /// Not JSON, or JSON in none of the three telemetry forms (HTTP 400).
     #[error("malformed telemetry payload: {0}")]

@@ -1,9 +1,10 @@
-//! The telemetry of one accepted payload, as handed to the processors behind the store
-//! (live subscribers, twin, rules) through the ingest [`Fanout`](crate::fanout::Fanout).
+//! The telemetry of one store write of a device, as handed to the processors behind the
+//! store (live subscribers, twin, rules) through the ingest [`Fanout`](crate::fanout::Fanout):
+//! one accepted payload, or the accepted ones of several payloads a client pipelined.
 
 use wanwu_model::{Message, Point};
 
-/// The telemetry of one accepted payload, as stored.
+/// The telemetry of a device stored together (one payload or several pipelined ones).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ingested {
     /// Tenant of the device.
@@ -12,7 +13,7 @@ pub struct Ingested {
     pub device: String,
     /// Product of the device.
     pub product: String,
-    /// The points, in payload order.
+    /// The points, in payload order (payloads in arrival order).
     pub points: Vec<Point>,
 }
 

@@ -37,9 +37,10 @@ use crate::clock::now_ms;
 use crate::registry::Registry;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wanwu_model::message::MAX_POINTS_PER_PAYLOAD;
+use wanwu_model::thing::Product;
 use wanwu_model::{Point, ValidationErrors, parse_telemetry};
 use wanwu_tsdb::{Batch, Engine, SeriesKey};
 
@@ -90,6 +91,27 @@ pub struct Ingest {
     latest: LatestValues,
     fanout: IngestFanout,
     config: IngestConfig,
+    /// Registered at the first payload: the platform opens before the binary installs its
+    /// metrics recorder, and handles taken earlier would count nowhere.
+    metrics: OnceLock<IngestMetrics>,
+}
+
+/// Handles of the pipeline's metrics, registered once.
+struct IngestMetrics {
+    messages: metrics::Counter,
+    points: metrics::Counter,
+    latency: metrics::Histogram,
+}
+
+impl IngestMetrics {
+    /// Handles registered with the global recorder installed now (no-ops without one).
+    fn register() -> Self {
+        IngestMetrics {
+            messages: metrics::counter!("wanwu_ingest_messages_total"),
+            points: metrics::counter!("wanwu_ingest_points_total"),
+            latency: metrics::histogram!("wanwu_ingest_latency_seconds"),
+        }
+    }
 }
 
 impl Ingest {
@@ -101,6 +123,7 @@ impl Ingest {
             latest: LatestValues::default(),
             fanout: IngestFanout::new("ingest"),
             config,
+            metrics: OnceLock::new(),
         }
     }
 
@@ -110,35 +133,102 @@ impl Ingest {
         device: &DevicePrincipal,
         payload: &[u8],
     ) -> Result<IngestReceipt, IngestError> {
-        let started = Instant::now();
-        let result = self.store(device, payload).await;
-        match &result {
-            Ok(receipt) => {
-                metrics::counter!("wanwu_ingest_messages_total").increment(1);
-                metrics::counter!("wanwu_ingest_points_total").increment(receipt.values as u64);
-                metrics::histogram!("wanwu_ingest_latency_seconds")
-                    .record(started.elapsed().as_secs_f64());
-            }
-            Err(e) => {
-                metrics::counter!("wanwu_ingest_rejected_total", "reason" => e.reason())
-                    .increment(1);
-            }
-        }
-        result
+        let mut results = self.ingest_many(device, &[payload]).await;
+        results
+            .pop()
+            .unwrap_or(Err(IngestError::Storage("no result".into())))
     }
 
-    async fn store(
+    /// Validates and stores several telemetry payloads of `device` (a client's pipelined
+    /// messages, in order) with one write to the store; returns once they are durable, with
+    /// one result per payload. Each payload is accepted or rejected on its own, exactly as
+    /// [`Ingest::ingest`] would: a rejected payload stores nothing and holds none of the
+    /// others back. Later payloads win over earlier ones at equal timestamps.
+    pub async fn ingest_many(
         &self,
         device: &DevicePrincipal,
-        payload: &[u8],
-    ) -> Result<IngestReceipt, IngestError> {
-        let product = self
+        payloads: &[&[u8]],
+    ) -> Vec<Result<IngestReceipt, IngestError>> {
+        let started = Instant::now();
+        let results = self.store_many(device, payloads).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        let counted = self.metrics.get_or_init(IngestMetrics::register);
+        for result in &results {
+            match result {
+                Ok(receipt) => {
+                    counted.messages.increment(1);
+                    counted.points.increment(receipt.values as u64);
+                    counted.latency.record(elapsed);
+                }
+                Err(e) => {
+                    metrics::counter!("wanwu_ingest_rejected_total", "reason" => e.reason())
+                        .increment(1);
+                }
+            }
+        }
+        results
+    }
+
+    async fn store_many(
+        &self,
+        device: &DevicePrincipal,
+        payloads: &[&[u8]],
+    ) -> Vec<Result<IngestReceipt, IngestError>> {
+        let product = match self
             .registry
             .product_of(&device.tenant, &device.product)
             .await
-            .map_err(|e| IngestError::Storage(format!("product of {}: {e}", device.device)))?;
+        {
+            Ok(product) => product,
+            Err(e) => {
+                let error = IngestError::Storage(format!("product of {}: {e}", device.device));
+                return payloads.iter().map(|_| Err(error.clone())).collect();
+            }
+        };
         let now = now_ms();
-        let points = parse_telemetry(&product, payload, now)?;
+        let mut results: Vec<Result<Vec<Point>, IngestError>> = payloads
+            .iter()
+            .map(|payload| self.validate(&product, payload, now))
+            .collect();
+        let accepted: Vec<&[Point]> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(Vec::as_slice))
+            .collect();
+        let written = match accepted.len() {
+            0 => Ok(()),
+            _ => self.tsdb.write(batch_of(device, &accepted)).await,
+        };
+        match written {
+            Ok(()) => {}
+            Err(wanwu_tsdb::Error::TypeMismatch { .. }) if accepted.len() > 1 => {
+                // One payload holds a value of another type than its stored series: store the
+                // payloads one by one so that only that one is refused.
+                for result in results.iter_mut() {
+                    if let Ok(points) = result
+                        && let Err(e) = self.tsdb.write(batch_of(device, &[points])).await
+                    {
+                        *result = Err(e.into());
+                    }
+                }
+            }
+            Err(e) => {
+                let error = IngestError::from(e);
+                for result in results.iter_mut().filter(|r| r.is_ok()) {
+                    *result = Err(error.clone());
+                }
+            }
+        }
+        self.publish_stored(device, results)
+    }
+
+    /// Parses and checks one payload against `product`.
+    fn validate(
+        &self,
+        product: &Product,
+        payload: &[u8],
+        now: i64,
+    ) -> Result<Vec<Point>, IngestError> {
+        let points = parse_telemetry(product, payload, now)?;
         if points.len() > self.config.max_batch_points {
             return Err(IngestError::TooManyPoints {
                 got: points.len(),
@@ -146,22 +236,42 @@ impl Ingest {
             });
         }
         self.check_skew(&points, payload, now)?;
-        let (batch, values) = batch_of(device, &points);
-        self.tsdb.write(batch).await?;
-        self.latest.record(&device.tenant, &device.device, &points);
-        let receipt = IngestReceipt {
-            points: points.len(),
-            values,
-        };
-        if self.fanout.processors() > 0 {
-            self.fanout.publish(Arc::new(Ingested {
-                tenant: device.tenant.clone(),
-                device: device.device.clone(),
-                product: device.product.clone(),
-                points,
-            }));
+        Ok(points)
+    }
+
+    /// Records stored points as latest values and offers them to the processors (one
+    /// [`Ingested`] for all payloads stored together); the receipts.
+    fn publish_stored(
+        &self,
+        device: &DevicePrincipal,
+        results: Vec<Result<Vec<Point>, IngestError>>,
+    ) -> Vec<Result<IngestReceipt, IngestError>> {
+        let mut stored = Vec::new();
+        let receipts = results
+            .into_iter()
+            .map(|result| {
+                result.map(|mut points| {
+                    let receipt = IngestReceipt {
+                        points: points.len(),
+                        values: points.iter().map(|p| p.values.len()).sum(),
+                    };
+                    stored.append(&mut points);
+                    receipt
+                })
+            })
+            .collect();
+        if !stored.is_empty() {
+            self.latest.record(&device.tenant, &device.device, &stored);
+            if self.fanout.processors() > 0 {
+                self.fanout.publish(Arc::new(Ingested {
+                    tenant: device.tenant.clone(),
+                    device: device.device.clone(),
+                    product: device.product.clone(),
+                    points: stored,
+                }));
+            }
         }
-        Ok(receipt)
+        receipts
     }
 
     /// Rejects timestamps beyond the allowed skew, naming each (`ts` or `[i].ts`).
@@ -205,12 +315,12 @@ impl Ingest {
     }
 }
 
-/// The store batch of `points` of `device`, one entry per key; and the number of values.
-/// A device's series belong to the retention group of its product, so that retention can be
+/// The store batch of the points of `device`, one entry per key, in payload order. A
+/// device's series belong to the retention group of its product, so that retention can be
 /// set per product.
-fn batch_of(device: &DevicePrincipal, points: &[Point]) -> (Batch, usize) {
+fn batch_of(device: &DevicePrincipal, payloads: &[&[Point]]) -> Batch {
     let mut by_key: BTreeMap<&str, Vec<wanwu_tsdb::Point>> = BTreeMap::new();
-    for point in points {
+    for point in payloads.iter().flat_map(|points| points.iter()) {
         for (key, value) in &point.values {
             by_key
                 .entry(key)
@@ -225,6 +335,5 @@ fn batch_of(device: &DevicePrincipal, points: &[Point]) -> (Batch, usize) {
             points,
         );
     }
-    let values = batch.len();
-    (batch, values)
+    batch
 }
