@@ -88,6 +88,31 @@ fn ingest_reports_its_table() {
 }
 
 #[test]
+fn ingest_mqtt_reports_the_end_to_end_table_against_the_broker_alone() {
+    let out = quick_bench("ingest-mqtt");
+    let rows = [
+        "QoS 1 messages/s acknowledged",
+        "server cpu per message, us",
+        "load generator cpu per message, us",
+    ];
+    assert_table(&out, "ingest-mqtt", &rows);
+    let [ingest, broker, _] = figures(&out, rows[0]);
+    assert!(
+        ingest > 0.0 && broker > 0.0,
+        "nothing acknowledged in:\n{out}"
+    );
+    assert!(
+        out.contains("points/s acknowledged in the log") && out.contains("target >= 500000"),
+        "no end-to-end figure against the target in:\n{out}"
+    );
+    assert!(out.contains("load average"), "no load average in:\n{out}");
+    assert!(
+        !out.contains("== bench ingest:"),
+        "ran the engine benchmark too:\n{out}"
+    );
+}
+
+#[test]
 fn query_reports_its_table() {
     let out = quick_bench("query");
     assert_table(
