@@ -31,6 +31,11 @@ async fn accounts_for_every_message_at_saturation_and_at_a_fixed_rate() {
     for (slot, scenario) in Scenario::ALL.into_iter().enumerate() {
         let saturated = &result.saturation[slot];
         assert!(saturated.per_second > 0.0, "{scenario:?}: {saturated:?}");
+        // No delivery is counted that was not counted as sent.
+        assert!(
+            saturated.delivered <= saturated.expected,
+            "{scenario:?}: {saturated:?}"
+        );
         assert_eq!(
             saturated.latency.count, 0,
             "no latency at saturation: {saturated:?}"

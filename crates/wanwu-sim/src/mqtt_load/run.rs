@@ -95,7 +95,7 @@ impl Run {
         self.timing
     }
 
-    /// A publisher's account after a write: how many sampled messages it sent.
+    /// A publisher's account before a write: how many sampled messages it sends.
     pub fn count_sent(&self, sampled: u64) {
         self.sent.fetch_add(sampled, Ordering::Relaxed);
     }

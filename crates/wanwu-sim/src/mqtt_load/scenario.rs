@@ -224,10 +224,12 @@ async fn publish_loop(
                 },
             );
         }
+        // Counted before the write, so no delivery is ever counted ahead of its sending; a
+        // write that fails or is abandoned loses its messages.
+        run.count_sent(sampled);
         if !write_until_stopped(&mut writer, &out, &run).await {
             break;
         }
-        run.count_sent(sampled);
     }
     lags
 }
