@@ -19,8 +19,9 @@ use wanwu_rules::{Input, Runtime};
 
 /// Devices whose lookup may wait at once.
 pub const LOOKUP_QUEUE: usize = 65_536;
-/// Lookups that run at the same time.
-pub const LOOKUPS_IN_FLIGHT: usize = 8;
+/// Lookups that run at the same time (most of a lookup is waiting: on the store, and on the
+/// device's twin while the telemetry follower writes it).
+pub const LOOKUPS_IN_FLIGHT: usize = 64;
 /// Items (inputs and twin changes) parked while their devices are looked up, over all devices.
 pub const MAX_PARKED: usize = 262_144;
 
