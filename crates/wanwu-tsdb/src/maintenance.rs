@@ -247,9 +247,10 @@ pub(crate) const MAX_COARSENING: u32 = 8;
 /// per partition (hourly readings in daily partitions) get long blocks instead of a block, an
 /// index entry and a summary per day. The partitions within an aligned span of twice their
 /// width become one partition of that span when each is one compacted segment, every series
-/// still fits one block there, the span ended at least one configured width ago (late points
-/// still arrive; they are written into the wider partition) and it is at most a quarter of
-/// the group's retention (retention drops whole partitions). Returns the merges made.
+/// still fits one block there, the span ended at least one configured width before now and
+/// before the group's newest stored point (late points still arrive; they are written into the wider
+/// partition) and it is at most a quarter of the group's retention (retention drops whole
+/// partitions). Returns the merges made.
 pub(crate) fn coarsen(shared: &Shared, now: i64) -> Result<usize> {
     let mut merged = 0;
     while let Some((key, inputs)) = next_coarsening(shared, now) {
@@ -295,6 +296,20 @@ fn next_coarsening(shared: &Shared, now: i64) -> Option<(PartitionKey, Vec<Arc<S
         let cap = retention
             .of(tenant, group)
             .map(|d| d.as_millis() as i64 / 4);
+        // Closed: over by the clock and by the group's newest stored point, so that a backfill
+        // of old data in time order does not widen a partition before its days are written.
+        let newest = map
+            .values()
+            .next_back()
+            .and_then(|segments| {
+                segments
+                    .iter()
+                    .flat_map(|s| &s.blocks)
+                    .map(|b| b.max_ts)
+                    .max()
+            })
+            .unwrap_or(i64::MIN);
+        let closed_before = now.saturating_sub(base).min(newest);
         for segments in map.values() {
             let [segment] = &segments[..] else { continue };
             let width = segment.partition.width;
@@ -306,7 +321,7 @@ fn next_coarsening(shared: &Shared, now: i64) -> Option<(PartitionKey, Vec<Arc<S
             };
             if span.width > widest
                 || cap.is_some_and(|cap| span.width > cap)
-                || span.end() > now.saturating_sub(base)
+                || span.end() > closed_before
             {
                 continue;
             }
