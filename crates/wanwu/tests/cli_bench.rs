@@ -158,7 +158,7 @@ fn mqtt_reports_its_table_against_mosquitto() {
             rows.push(format!("{scenario} saturated, {measure}"));
         }
         // The quick run measures latency at one offered rate, half the lower saturated one.
-        rows.push(format!("{scenario} at 50% load, sent {unit}"));
+        rows.push(format!("{scenario} at 50% load, messages sent/s"));
         for measure in [
             "latency p50 ms",
             "latency p99 ms",
@@ -181,7 +181,8 @@ fn mqtt_reports_its_table_against_mosquitto() {
             "{scenario}: nothing delivered in:\n{out}"
         );
         // Both brokers were offered the same rate, and the latency sample is not empty.
-        let [wanwu, mosquitto, _] = figures(&out, &format!("{scenario} at 50% load, sent {unit}"));
+        let [wanwu, mosquitto, _] =
+            figures(&out, &format!("{scenario} at 50% load, messages sent/s"));
         assert!(
             wanwu > 0.0 && mosquitto > 0.0,
             "{scenario}: nothing sent in:\n{out}"

@@ -160,7 +160,8 @@ fn rate_rows(scenario: Scenario, percent: f64, pair: (&Outcome, &Outcome)) -> Ve
     let name = format!("{} at {percent:.0}% load", scenario.name());
     let mut rows = vec![
         figure(
-            format!("{name}, sent {}", scenario.unit()),
+            // Messages the publishers sent; in fan-out each is delivered to every subscriber.
+            format!("{name}, messages sent/s"),
             pair,
             |o| o.sent_per_second,
             true,
