@@ -40,6 +40,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use wanwu_model::Value;
 
+/// Maps looked up per input: foldhash is several times cheaper than SipHash on short keys.
+type FastMap<K, V> = foldhash::HashMap<K, V>;
+
 /// Settings of the engine.
 #[derive(Clone, Copy, Debug)]
 pub struct EngineConfig {
@@ -79,7 +82,7 @@ pub struct Firing {
 #[derive(Default)]
 pub struct RuleSet {
     rules: Vec<Arc<CompiledRule>>,
-    tenants: HashMap<String, TenantRules>,
+    tenants: FastMap<String, TenantRules>,
     schedules: Vec<usize>,
 }
 
@@ -247,7 +250,7 @@ impl Engine {
             engine: Arc::clone(self),
             rules: self.rules(),
             version: self.version.load(Ordering::Acquire),
-            devices: HashMap::new(),
+            devices: FastMap::default(),
             root: root_context(),
         }
     }
@@ -374,7 +377,7 @@ struct DeviceState {
     prev: BTreeMap<String, Value>,
     history: History,
     /// Phase of each stateful rule, by the rule's compile serial.
-    phases: HashMap<u64, Phase>,
+    phases: FastMap<u64, Phase>,
     matches: MatchCache,
 }
 
@@ -432,7 +435,7 @@ pub struct Evaluator {
     engine: Arc<Engine>,
     rules: Arc<RuleSet>,
     version: u64,
-    devices: HashMap<String, HashMap<String, DeviceState>>,
+    devices: FastMap<String, FastMap<String, DeviceState>>,
     root: Context<'static, 'static>,
 }
 
@@ -510,12 +513,12 @@ impl Evaluator {
 }
 
 fn device_state<'a>(
-    devices: &'a mut HashMap<String, HashMap<String, DeviceState>>,
+    devices: &'a mut FastMap<String, FastMap<String, DeviceState>>,
     tenant: &str,
     device: &str,
 ) -> &'a mut DeviceState {
     if !devices.contains_key(tenant) {
-        devices.insert(tenant.to_owned(), HashMap::new());
+        devices.insert(tenant.to_owned(), FastMap::default());
     }
     let by_device = devices.get_mut(tenant).expect("inserted above");
     if !by_device.contains_key(device) {
@@ -593,12 +596,12 @@ fn trigger_matches(rule: &CompiledRule, input: &Input, device: Option<&DeviceInf
 }
 
 /// The scope of `rule`: `scope` plus the rule's aggregates over `history` ending at `end`.
-pub(crate) fn rule_scope<'s>(
+pub(crate) fn rule_scope<'s, 'v>(
     rule: &CompiledRule,
-    scope: &'s Context<'s, 'static>,
+    scope: &'s Context<'s, 'v>,
     history: &History,
     end: i64,
-) -> Context<'s, 'static> {
+) -> Context<'s, 'v> {
     let mut inner = scope.new_inner_scope();
     for call in &rule.aggregates {
         if let Some(value) = history.aggregate(call, end) {
@@ -609,11 +612,11 @@ pub(crate) fn rule_scope<'s>(
 }
 
 /// Evaluates the rule's condition: met, not met (also when data is missing), or an error.
-pub(crate) fn condition(rule: &CompiledRule, scope: &Context<'_, 'static>) -> Result<bool, String> {
+pub(crate) fn condition(rule: &CompiledRule, scope: &Context<'_, '_>) -> Result<bool, String> {
     holds(rule.condition.as_ref(), scope)
 }
 
-fn holds(expr: Option<&crate::expr::Expr>, scope: &Context<'_, 'static>) -> Result<bool, String> {
+fn holds(expr: Option<&crate::expr::Expr>, scope: &Context<'_, '_>) -> Result<bool, String> {
     match expr.map(|e| e.holds(scope)) {
         None => Ok(true),
         Some(Ok(b)) => Ok(b),
@@ -626,7 +629,7 @@ fn holds(expr: Option<&crate::expr::Expr>, scope: &Context<'_, 'static>) -> Resu
 pub(crate) fn plan(
     rule: &CompiledRule,
     facts: &Facts<'_>,
-    scope: &Context<'_, 'static>,
+    scope: &Context<'_, '_>,
     cleared: bool,
     hops: u8,
 ) -> (Vec<PlannedAction>, Vec<String>) {
@@ -649,8 +652,8 @@ pub(crate) fn plan(
 pub(crate) fn step(
     rule: &CompiledRule,
     facts: &Facts<'_>,
-    scope: &Context<'_, 'static>,
-    phases: &mut HashMap<u64, Phase>,
+    scope: &Context<'_, '_>,
+    phases: &mut FastMap<u64, Phase>,
     now: i64,
 ) -> Option<Firing> {
     let stats = rule.stats();

@@ -53,43 +53,44 @@ fn kind_name(input: Option<&Input>) -> &'static str {
     }
 }
 
-/// A CEL value bound directly, without the conversion of a [`CelValue`] when bound.
-type Val = Box<dyn cel::common::value::Val>;
+/// A CEL value bound directly, without the conversion of a [`CelValue`] when bound. It
+/// borrows the input's strings (keys, ids, values) instead of copying them.
+type Val<'a> = Box<dyn cel::common::value::Val + 'a>;
 
-fn model_val(value: &Value) -> Val {
+fn model_val(value: &Value) -> Val<'_> {
     match value {
         Value::Bool(b) => Box::new(CelBool::from(*b)),
         Value::Int(i) => Box::new(CelInt::from(*i)),
         Value::Float(f) => Box::new(CelDouble::from(*f)),
-        Value::String(s) => Box::new(CelString::from(s.clone())),
+        Value::String(s) => string_val(s),
         Value::Geo(_) => boxed(cel_from_model(value)),
     }
 }
 
 /// A [`CelValue`] as a bound value (every value this crate builds converts).
-fn boxed(value: CelValue) -> Val {
+fn boxed<'a>(value: CelValue) -> Val<'a> {
     Val::try_from(value).unwrap_or_else(|_| Box::new(CelNull))
 }
 
-fn val_map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Val)>) -> Val {
-    let map: HashMap<CelMapKey<'static>, Val> = entries
+fn val_map<'a>(entries: impl IntoIterator<Item = (&'a str, Val<'a>)>) -> Val<'a> {
+    let map: HashMap<CelMapKey<'a>, Val<'a>> = entries
         .into_iter()
-        .map(|(k, v)| (CelMapKey::from(k.into()), v))
+        .map(|(k, v)| (CelMapKey::from(k), v))
         .collect();
     Box::new(CelMap::from(map))
 }
 
-fn values_val(values: Option<&BTreeMap<String, Value>>) -> Val {
+fn values_val(values: Option<&BTreeMap<String, Value>>) -> Val<'_> {
     val_map(
         values
             .into_iter()
             .flatten()
-            .map(|(k, v)| (k.clone(), model_val(v))),
+            .map(|(k, v)| (k.as_str(), model_val(v))),
     )
 }
 
-fn string_val(s: &str) -> Val {
-    Box::new(CelString::from(s.to_owned()))
+fn string_val(s: &str) -> Val<'_> {
+    Box::new(CelString::from(s))
 }
 
 fn object_cel<'a>(entries: impl IntoIterator<Item = (&'a String, &'a Json)>) -> CelValue {
@@ -100,13 +101,9 @@ fn object_cel<'a>(entries: impl IntoIterator<Item = (&'a String, &'a Json)>) -> 
     )
 }
 
-impl Facts<'_> {
-    /// An inner scope of `root` with the variables in `vars` bound.
-    pub fn scope<'r>(
-        &self,
-        root: &'r Context<'static, 'static>,
-        vars: Vars,
-    ) -> Context<'r, 'static> {
+impl<'a> Facts<'a> {
+    /// An inner scope of `root` with the variables in `vars` bound; they borrow the facts.
+    pub fn scope<'r>(&'r self, root: &'r Context<'static, 'static>, vars: Vars) -> Context<'r, 'a> {
         let mut scope = root.new_inner_scope();
         if vars.msg {
             scope.add_variable_as_val("msg", self.msg());
@@ -132,8 +129,8 @@ impl Facts<'_> {
         scope
     }
 
-    fn msg(&self) -> Val {
-        let mut msg: Vec<(&str, Val)> = vec![
+    fn msg(&self) -> Val<'a> {
+        let mut msg: Vec<(&str, Val<'a>)> = vec![
             ("tenant", string_val(self.tenant)),
             ("ts", Box::new(CelInt::from(self.ts))),
             ("kind", string_val(kind_name(self.input))),
@@ -152,12 +149,12 @@ impl Facts<'_> {
         val_map(msg)
     }
 
-    fn device_value(&self) -> Val {
+    fn device_value(&self) -> Val<'a> {
         let Some(d) = self.device else {
-            return val_map::<&str>([]);
+            return val_map([]);
         };
-        let tags = val_map(d.tags.iter().map(|(k, v)| (k.clone(), string_val(v))));
-        let assets: Vec<Val> = d.assets.iter().map(|a| string_val(a)).collect();
+        let tags = val_map(d.tags.iter().map(|(k, v)| (k.as_str(), string_val(v))));
+        let assets: Vec<Val<'a>> = d.assets.iter().map(|a| string_val(a)).collect();
         val_map([
             ("id", string_val(&d.id)),
             ("name", string_val(&d.name)),

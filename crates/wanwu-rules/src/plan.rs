@@ -21,7 +21,7 @@ pub(crate) struct Plan<'s> {
     /// Template context; derived values are added under `derived`.
     pub context: Json,
     /// Scope for derived expressions.
-    pub scope: Option<&'s Context<'s, 'static>>,
+    pub scope: Option<&'s Context<'s, 's>>,
 }
 
 impl Plan<'_> {
