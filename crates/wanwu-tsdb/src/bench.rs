@@ -116,7 +116,11 @@ impl std::fmt::Display for Report {
         for (name, value) in &self.notes {
             writeln!(f, "{name:<52} {value:>14.3}")?;
         }
-        write!(f, "wanwu's disk bytes of the ingest dataset: {}", self.storage)
+        write!(
+            f,
+            "wanwu's disk bytes of the ingest dataset: {}",
+            self.storage
+        )
     }
 }
 
