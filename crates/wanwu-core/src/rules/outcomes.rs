@@ -127,14 +127,18 @@ impl OutcomeLog {
         self.store.delete_rule_outcomes(tenant, id).await
     }
 
-    /// Writes the outcomes recorded since the last flush to the store, in one batch.
+    /// Writes the outcomes recorded since the last flush to the store, in one batch. They
+    /// count as saved only once the write succeeded, so a failed write is retried at the next
+    /// flush.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let (mut batch, mut trim) = (Vec::new(), Vec::new());
-        for mut entry in self.rules.iter_mut() {
-            let key = entry.key().clone();
-            let kept = entry.value_mut();
-            let unsaved = std::mem::take(&mut kept.unsaved).min(kept.outcomes.recent.len());
+        let (mut batch, mut trim, mut written) = (Vec::new(), Vec::new(), Vec::new());
+        for entry in self.rules.iter() {
+            let (key, kept) = (entry.key(), entry.value());
             let recent = &kept.outcomes.recent;
+            let unsaved = kept.unsaved.min(recent.len());
+            if unsaved == 0 {
+                continue;
+            }
             for outcome in recent.iter().skip(recent.len() - unsaved) {
                 batch.push(RuleOutcomeRecord {
                     tenant: key.0.clone(),
@@ -143,18 +147,28 @@ impl OutcomeLog {
                     outcome: serde_json::to_string(outcome).unwrap_or_default(),
                 });
             }
-            kept.stored += unsaved;
-            if kept.stored > 2 * KEPT {
-                kept.stored = KEPT;
-                trim.push(key);
+            if kept.stored + unsaved > 2 * KEPT {
+                trim.push(key.clone());
             }
+            written.push((key.clone(), unsaved));
         }
         if batch.is_empty() {
             return Ok(());
         }
         self.store
             .append_rule_outcomes(&batch, &trim, KEPT as u32)
-            .await
+            .await?;
+        for (key, unsaved) in written {
+            if let Some(mut kept) = self.rules.get_mut(&key) {
+                // Outcomes recorded while the batch was written stay unsaved.
+                kept.unsaved = kept.unsaved.saturating_sub(unsaved);
+                kept.stored += unsaved;
+                if kept.stored > 2 * KEPT {
+                    kept.stored = KEPT;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Flushes every [`FLUSH_EVERY`] until the store is closed or the runtime stops.
