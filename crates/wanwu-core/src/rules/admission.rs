@@ -100,11 +100,15 @@ impl Admission {
         if items.is_empty() {
             return;
         }
+        let key = || (tenant.to_owned(), device.to_owned());
         let mut parking = self.parking();
-        let key = (tenant.to_owned(), device.to_owned());
-        if parking.waiting.contains_key(&key) {
-            self.park(&mut parking, &key, items);
-            return;
+        // Nothing parked (the steady state): no key to build for every input.
+        if !parking.waiting.is_empty() {
+            let key = key();
+            if parking.waiting.contains_key(&key) {
+                self.park(&mut parking, &key, items);
+                return;
+            }
         }
         match self.directory.freshness(tenant, device) {
             Freshness::Fresh => {
@@ -113,13 +117,14 @@ impl Admission {
             }
             Freshness::Stale => {
                 drop(parking);
-                if self.lookups.try_send(key).is_ok() {
+                if self.lookups.try_send(key()).is_ok() {
                     self.directory.mark_fresh(tenant, device);
                 }
                 self.apply(tenant, device, items);
             }
-            Freshness::Unknown => match self.lookups.try_send(key.clone()) {
+            Freshness::Unknown => match self.lookups.try_send(key()) {
                 Ok(()) => {
+                    let key = key();
                     parking.waiting.insert(key.clone(), Vec::new());
                     self.park(&mut parking, &key, items);
                 }
