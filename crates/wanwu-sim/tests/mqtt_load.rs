@@ -48,8 +48,13 @@ async fn accounts_for_every_message_at_saturation_and_at_a_fixed_rate() {
         let at_rate = &result.at_rate[0][slot];
         let copies = if slot < 2 { 1.0 } else { 20.0 };
         let sent = at_rate.sent_per_second * copies;
+        // A publisher that falls behind its schedule (its lag, reported) catches up in bursts,
+        // so messages due before the recording may be sent during it and messages due at its
+        // end after it: the count sent in the recording follows the offered rate within 10 %
+        // plus what the largest lag shifts across its edges.
+        let shifted = offered * f64::from(at_rate.lag.max_us) / 1e6 / at_rate.seconds;
         assert!(
-            (sent - offered).abs() <= offered * 0.1 + copies,
+            (sent - offered).abs() <= offered * 0.1 + shifted + copies,
             "{scenario:?}: offered {offered}, sent {sent}: {at_rate:?}"
         );
         assert!(at_rate.expected > 0, "{scenario:?}: {at_rate:?}");
