@@ -24,7 +24,8 @@
 
 use crate::action::PlannedAction;
 use crate::clock::Clock;
-use crate::compile::{CompiledRule, CompiledTrigger, compile_rule};
+use crate::compile::{CompiledAction, CompiledRule, CompiledTrigger, compile_rule};
+use crate::direct::Answer;
 use crate::error::DefinitionErrors;
 use crate::expr::{EvalError, Vars, root_context};
 use crate::facts::Facts;
@@ -32,6 +33,7 @@ use crate::input::{DeviceInfo, Directory, Input, InputKind, TwinSnapshot};
 use crate::metrics::{LOOP_STOPS, RuleFailure, RuleMetrics};
 use crate::plan::Plan;
 use crate::rule::RuleDef;
+use crate::scopes::{RuleScope, Scopes};
 use crate::window::{History, WindowLimits};
 use cel::Context;
 use serde::Serialize;
@@ -300,15 +302,15 @@ impl Engine {
             &context.prev,
             context.twin.clone(),
         );
-        let scope = facts.scope(&root, rule.vars);
-        let scope = rule_scope(&rule, &scope, &history, input.ts);
+        let scopes = Scopes::new(&facts, &root, rule.vars, Some(&history));
+        let scope = scopes.of_rule(&rule);
         match condition(&rule, &scope) {
             Ok(holds) => outcome.condition = Some(holds),
             Err(error) => outcome.error = Some(error),
         }
         if outcome.condition == Some(true) {
             outcome.fires = rule.hold_ms == 0;
-            let (actions, errors) = plan(&rule, &facts, &scope, false, input.hops);
+            let (actions, errors) = plan(&rule, &scope, false, input.hops);
             outcome.actions = actions;
             outcome.action_errors = errors;
         }
@@ -497,12 +499,11 @@ impl Evaluator {
                 .then(|| engine.directory.twin(&input.tenant, &input.device))
                 .flatten();
             let facts = Facts::of_input(input, device.as_deref(), &state.prev, twin);
-            let scope = facts.scope(root, vars);
+            let scopes = Scopes::new(&facts, root, vars, Some(&state.history));
             let now = engine.clock.now_ms();
             for &index in matched.iter() {
                 let rule = &rules.rules[index];
-                let scope = rule_scope(rule, &scope, &state.history, input.ts);
-                if let Some(firing) = step(rule, &facts, &scope, &mut state.phases, now) {
+                if let Some(firing) = step(rule, &scopes, &mut state.phases, now) {
                     firings.push(firing);
                 }
             }
@@ -595,55 +596,52 @@ fn trigger_matches(rule: &CompiledRule, input: &Input, device: Option<&DeviceInf
     }
 }
 
-/// The scope of `rule`: `scope` plus the rule's aggregates over `history` ending at `end`.
-pub(crate) fn rule_scope<'s, 'v>(
-    rule: &CompiledRule,
-    scope: &'s Context<'s, 'v>,
-    history: &History,
-    end: i64,
-) -> Context<'s, 'v> {
-    let mut inner = scope.new_inner_scope();
-    for call in &rule.aggregates {
-        if let Some(value) = history.aggregate(call, end) {
-            inner.add_variable_from_value(call.variable(), value);
-        }
-    }
-    inner
-}
-
 /// Evaluates the rule's condition: met, not met (also when data is missing), or an error.
-pub(crate) fn condition(rule: &CompiledRule, scope: &Context<'_, '_>) -> Result<bool, String> {
+pub(crate) fn condition(
+    rule: &CompiledRule,
+    scope: &RuleScope<'_, '_, '_>,
+) -> Result<bool, String> {
     holds(rule.condition.as_ref(), scope)
 }
 
-fn holds(expr: Option<&crate::expr::Expr>, scope: &Context<'_, '_>) -> Result<bool, String> {
-    match expr.map(|e| e.holds(scope)) {
-        None => Ok(true),
-        Some(Ok(b)) => Ok(b),
-        Some(Err(EvalError::NoData(_))) => Ok(false),
-        Some(Err(EvalError::Failed(message))) => Err(message),
+fn holds(expr: Option<&crate::expr::Expr>, scope: &RuleScope<'_, '_, '_>) -> Result<bool, String> {
+    let Some(expr) = expr else {
+        return Ok(true);
+    };
+    let answer = expr.direct().map(|d| d.evaluate(scope.facts()));
+    match answer {
+        Some(Answer::Bool(b)) => Ok(b),
+        Some(Answer::NoData) => Ok(false),
+        Some(Answer::Ask) | None => match expr.holds(scope.get()) {
+            Ok(b) => Ok(b),
+            Err(EvalError::NoData(_)) => Ok(false),
+            Err(EvalError::Failed(message)) => Err(message),
+        },
     }
 }
 
 /// Plans the rule's actions (or its clear actions).
 pub(crate) fn plan(
     rule: &CompiledRule,
-    facts: &Facts<'_>,
-    scope: &Context<'_, '_>,
+    scope: &RuleScope<'_, '_, '_>,
     cleared: bool,
     hops: u8,
 ) -> (Vec<PlannedAction>, Vec<String>) {
+    let facts = scope.facts();
     let actions = match (&rule.clear, cleared) {
         (Some((_, clear_actions)), true) => clear_actions,
         _ => &rule.actions,
     };
+    let derives = actions
+        .iter()
+        .any(|a| matches!(a, CompiledAction::Derive { .. }));
     Plan {
         tenant: facts.tenant.to_owned(),
         device: facts.input.map(|i| i.device.clone()),
         ts: facts.ts,
         hops: hops.saturating_add(1),
         context: facts.template_context(&rule.def.id, &rule.def.name),
-        scope: Some(scope),
+        scope: derives.then(|| scope.get()),
     }
     .run(actions)
 }
@@ -651,11 +649,12 @@ pub(crate) fn plan(
 /// Evaluates one rule for one input, moves its phase, and plans what fires.
 pub(crate) fn step(
     rule: &CompiledRule,
-    facts: &Facts<'_>,
-    scope: &Context<'_, '_>,
+    scopes: &Scopes<'_, '_>,
     phases: &mut FastMap<u64, Phase>,
     now: i64,
 ) -> Option<Firing> {
+    let scope = &scopes.of_rule(rule);
+    let facts = scope.facts();
     let stats = rule.stats();
     stats.evaluated();
     let fail = |message: String| {
@@ -701,7 +700,7 @@ pub(crate) fn step(
         return None;
     };
     let hops = facts.input.map_or(0, |i| i.hops);
-    let (actions, errors) = plan(rule, facts, scope, cleared, hops);
+    let (actions, errors) = plan(rule, scope, cleared, hops);
     for error in errors {
         fail(error);
     }

@@ -6,6 +6,7 @@
 //! so that every aggregate a rule needs is known when it compiles: the engine computes them
 //! before evaluating and binds each as a hidden variable the function reads.
 
+use crate::direct::Direct;
 use crate::error::{DefinitionError, DefinitionErrors};
 use crate::span::Span;
 use cel::common::ast::{EntryExpr, Expr as Ast, IdedExpr, LiteralValue};
@@ -112,6 +113,8 @@ pub struct Expr {
     program: Program,
     aggregates: Vec<AggregateCall>,
     vars: Vars,
+    /// The same condition evaluated without CEL, when it is in that subset.
+    direct: Option<Direct>,
 }
 
 /// How an evaluation went wrong.
@@ -169,11 +172,13 @@ impl Expr {
             prev: references.has_variable("prev"),
             twin: references.has_variable("twin"),
         };
+        let direct = Direct::compile(program.expression());
         Ok(Expr {
             source: source.to_owned(),
             program,
             aggregates,
             vars,
+            direct,
         })
     }
 
@@ -195,6 +200,15 @@ impl Expr {
     /// Evaluates it in `scope`.
     pub fn evaluate(&self, scope: &Context<'_, '_>) -> Result<CelValue, EvalError> {
         self.program.execute(scope).map_err(classify)
+    }
+
+    /// True when it is evaluated as a condition without CEL (see [`crate::direct`]).
+    pub fn is_direct(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    pub(crate) fn direct(&self) -> Option<&Direct> {
+        self.direct.as_ref()
     }
 
     /// Evaluates it as a condition: it must give a bool.

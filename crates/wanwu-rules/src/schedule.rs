@@ -9,6 +9,7 @@ use crate::engine::{Engine, Firing, condition, plan};
 use crate::expr::root_context;
 use crate::facts::Facts;
 use crate::metrics::RuleFailure;
+use crate::scopes::Scopes;
 use cel::Context;
 use std::collections::HashMap;
 
@@ -79,7 +80,8 @@ impl Scheduler {
             prev: None,
             twin: None,
         };
-        let scope = facts.scope(&self.root, rule.vars);
+        let scopes = Scopes::new(&facts, &self.root, rule.vars, None);
+        let scope = scopes.of_rule(rule);
         let failure = |message| RuleFailure {
             ts: now,
             device: None,
@@ -93,7 +95,7 @@ impl Scheduler {
                 return None;
             }
         }
-        let (actions, errors) = plan(rule, &facts, &scope, false, 0);
+        let (actions, errors) = plan(rule, &scope, false, 0);
         for error in errors {
             stats.failed(failure(error));
         }

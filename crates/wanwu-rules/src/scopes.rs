@@ -1,0 +1,92 @@
+//! The CEL scopes of one input or tick, built only when some rule needs the interpreter: a
+//! condition outside the direct subset (see [`crate::direct`]), an aggregate, a derived value.
+
+use crate::compile::CompiledRule;
+use crate::expr::Vars;
+use crate::facts::Facts;
+use crate::window::History;
+use cel::Context;
+use std::cell::OnceCell;
+
+/// The variables of one input for every rule that looks at it; built on first use.
+pub(crate) struct Scopes<'f, 'a> {
+    facts: &'f Facts<'a>,
+    root: &'f Context<'static, 'static>,
+    vars: Vars,
+    history: Option<&'f History>,
+    base: OnceCell<Context<'f, 'a>>,
+}
+
+impl<'f, 'a> Scopes<'f, 'a> {
+    /// The scopes of `facts` with the variables in `vars` (those of every rule that may ask),
+    /// aggregates over `history` when there is one.
+    pub fn new(
+        facts: &'f Facts<'a>,
+        root: &'f Context<'static, 'static>,
+        vars: Vars,
+        history: Option<&'f History>,
+    ) -> Self {
+        Scopes {
+            facts,
+            root,
+            vars,
+            history,
+            base: OnceCell::new(),
+        }
+    }
+
+    fn base(&self) -> &Context<'f, 'a> {
+        self.base
+            .get_or_init(|| self.facts.scope(self.root, self.vars))
+    }
+
+    /// The scope of one rule: the base and its aggregates, built on first use.
+    pub fn of_rule<'s>(&'s self, rule: &'s CompiledRule) -> RuleScope<'s, 'f, 'a> {
+        RuleScope {
+            scopes: self,
+            rule,
+            own: OnceCell::new(),
+        }
+    }
+}
+
+/// One rule's scope of an input, built on first use.
+pub(crate) struct RuleScope<'s, 'f, 'a> {
+    scopes: &'s Scopes<'f, 'a>,
+    rule: &'s CompiledRule,
+    own: OnceCell<Context<'s, 'a>>,
+}
+
+impl<'s, 'a> RuleScope<'s, '_, 'a> {
+    /// The facts.
+    pub fn facts(&self) -> &'s Facts<'a> {
+        self.scopes.facts
+    }
+
+    /// The CEL scope: variables and the rule's aggregates.
+    pub fn get(&self) -> &Context<'s, 'a> {
+        self.own.get_or_init(|| {
+            let base = self.scopes.base();
+            match self.scopes.history {
+                Some(history) => rule_scope(self.rule, base, history, self.scopes.facts.ts),
+                None => base.new_inner_scope(),
+            }
+        })
+    }
+}
+
+/// The scope of `rule`: `scope` plus the rule's aggregates over `history` ending at `end`.
+fn rule_scope<'s, 'v>(
+    rule: &CompiledRule,
+    scope: &'s Context<'s, 'v>,
+    history: &History,
+    end: i64,
+) -> Context<'s, 'v> {
+    let mut inner = scope.new_inner_scope();
+    for call in &rule.aggregates {
+        if let Some(value) = history.aggregate(call, end) {
+            inner.add_variable_from_value(call.variable(), value);
+        }
+    }
+    inner
+}
