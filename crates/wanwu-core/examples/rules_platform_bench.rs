@@ -13,9 +13,11 @@ fn arg(n: usize, default: usize) -> usize {
 
 fn line(name: &str, side: &PlatformSide) {
     println!(
-        "{name:>9}: offered {:>7.0}/s acked {:>7.0}/s ({} payloads) | reached stage {} | dropped: admission {} runtime {} | lost {} | evaluated {} ({:.0}/s) | drain {:.1} ms | probe ack -> webhook p50 {:.1} ms p99 {:.1} ms ({} of {} probes)",
+        "{name:>9}: offered {:>7.0}/s acked {:>7.0}/s (runs {:.0}, {:.0}; {} payloads) | reached stage {} | dropped: admission {} runtime {} | lost {} | evaluated {} ({:.0}/s) | drain {:.1} ms | probe ack -> webhook p50 {:.1} ms p99 {:.1} ms ({} of {} probes)",
         side.offered_per_s,
         side.acked_per_s,
+        side.acked_per_s_runs[0],
+        side.acked_per_s_runs[1],
         side.acked,
         side.reached_stage,
         side.admission_dropped,

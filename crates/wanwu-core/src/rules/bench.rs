@@ -2,6 +2,8 @@
 //! pipeline (validated, durable in the time-series log), handed to the rule stage by the
 //! ingest fan-out, evaluated by the runtime, acted on. The same platform set-up runs twice in
 //! one run: with only a probe rule ("no rules"), and with the probe rule and `rules` more.
+//! Each side runs twice, in the order no rules, rules, rules, no rules; a side's figures are
+//! those of both its runs together, and each run's throughput is shown too.
 //!
 //! Load: payloads (three values) offered at a fixed `rate` per second, each ingest call its
 //! own task, at most `in_flight` calls waiting for their acknowledgement at once (when all
@@ -72,12 +74,14 @@ impl Default for PlatformBenchConfig {
 }
 
 /// The figures of one side.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct PlatformSide {
     /// Payloads offered per second (what the offer loop achieved).
     pub offered_per_s: f64,
-    /// Payloads acknowledged per second.
+    /// Payloads acknowledged per second (both runs together).
     pub acked_per_s: f64,
+    /// Payloads acknowledged per second in each of the two runs, in the order they ran.
+    pub acked_per_s_runs: [f64; 2],
     /// Payloads acknowledged.
     pub acked: u64,
     /// Payloads the rule stage took from the ingest fan-out.
@@ -374,7 +378,24 @@ async fn drain(platform: &Platform, acked: u64) -> (super::StageStats, Instant) 
     (stats, moved)
 }
 
-async fn side(config: &PlatformBenchConfig, with_rules: bool) -> Result<PlatformSide, CoreError> {
+/// What one run of one side measured.
+struct Run {
+    /// Time to offer every payload.
+    offered: Duration,
+    /// Time from the first offer until the last acknowledgement.
+    sent: Duration,
+    /// Time from the first offer until the stage had evaluated all it took.
+    evaluated: Duration,
+    /// Time from the last acknowledgement until then.
+    drain: Duration,
+    acked: u64,
+    stats: super::StageStats,
+    probes_acked: usize,
+    /// Probe latencies, ms.
+    latencies: Vec<f64>,
+}
+
+async fn side(config: &PlatformBenchConfig, with_rules: bool) -> Result<Run, CoreError> {
     let dir: PathBuf = std::env::temp_dir().join(format!(
         "wanwu-rules-bench-{}-{}",
         std::process::id(),
@@ -396,34 +417,58 @@ async fn side(config: &PlatformBenchConfig, with_rules: bool) -> Result<Platform
     platform.shutdown().await;
     drop(platform);
     endpoint.abort();
-    let latencies = probes.latencies();
     let _ = std::fs::remove_dir_all(&dir);
-    let runtime = stats.runtime;
-    Ok(PlatformSide {
-        offered_per_s: config.messages as f64 / offered.as_secs_f64(),
-        acked_per_s: acked as f64 / sent.as_secs_f64(),
+    let probes_acked = probes.acked.lock().unwrap_or_else(|p| p.into_inner()).len();
+    Ok(Run {
+        offered,
+        sent,
+        evaluated: evaluated_at.duration_since(started),
+        drain: evaluated_at.saturating_duration_since(last_ack),
         acked,
-        reached_stage: stats.telemetry_batches,
-        admission_dropped: stats.admission.dropped + stats.admission.unknown,
-        runtime_dropped: runtime.dropped,
-        evaluated: runtime.processed,
-        evaluated_per_s: runtime.processed as f64
-            / evaluated_at.duration_since(started).as_secs_f64(),
-        drain_ms: evaluated_at
-            .saturating_duration_since(last_ack)
-            .as_secs_f64()
-            * 1000.0,
-        probes_acked: probes.acked.lock().unwrap_or_else(|p| p.into_inner()).len(),
-        probes: latencies.len(),
-        p50_ms: percentile(&latencies, 0.5),
-        p99_ms: percentile(&latencies, 0.99),
+        stats,
+        probes_acked,
+        latencies: probes.latencies(),
     })
 }
 
-/// Runs both sides, the baseline first.
+/// The figures of a side over its runs: totals over total times, latencies pooled.
+fn merge(messages: usize, runs: &[Run]) -> PlatformSide {
+    let total = |f: fn(&Run) -> u64| runs.iter().map(f).sum::<u64>();
+    let seconds = |f: fn(&Run) -> Duration| runs.iter().map(f).sum::<Duration>().as_secs_f64();
+    let mut latencies: Vec<f64> = runs.iter().flat_map(|r| r.latencies.clone()).collect();
+    latencies.sort_by(f64::total_cmp);
+    let evaluated = total(|r| r.stats.runtime.processed);
+    let mut acked_per_s_runs = [f64::NAN; 2];
+    for (slot, run) in acked_per_s_runs.iter_mut().zip(runs) {
+        *slot = run.acked as f64 / run.sent.as_secs_f64();
+    }
+    PlatformSide {
+        offered_per_s: (messages * runs.len()) as f64 / seconds(|r| r.offered),
+        acked_per_s: total(|r| r.acked) as f64 / seconds(|r| r.sent),
+        acked_per_s_runs,
+        acked: total(|r| r.acked),
+        reached_stage: total(|r| r.stats.telemetry_batches),
+        admission_dropped: total(|r| r.stats.admission.dropped + r.stats.admission.unknown),
+        runtime_dropped: total(|r| r.stats.runtime.dropped),
+        evaluated,
+        evaluated_per_s: evaluated as f64 / seconds(|r| r.evaluated),
+        drain_ms: seconds(|r| r.drain) * 1000.0 / runs.len() as f64,
+        probes_acked: runs.iter().map(|r| r.probes_acked).sum(),
+        probes: latencies.len(),
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+    }
+}
+
+/// Runs each side twice, in the order no rules, rules, rules, no rules, so that whatever
+/// drifts during the run (the machine's other load, what an earlier platform left behind)
+/// weighs on both sides alike.
 pub async fn run(config: PlatformBenchConfig) -> Result<PlatformBenchReport, CoreError> {
+    let first_baseline = side(&config, false).await?;
+    let rules = [side(&config, true).await?, side(&config, true).await?];
+    let baseline = [first_baseline, side(&config, false).await?];
     Ok(PlatformBenchReport {
-        baseline: side(&config, false).await?,
-        rules: side(&config, true).await?,
+        baseline: merge(config.messages, &baseline),
+        rules: merge(config.messages, &rules),
     })
 }
