@@ -1,7 +1,8 @@
 //! Conditions answered without the CEL interpreter.
 //!
 //! Most rules compare readings with thresholds: `msg.values.pm25 > 75.0`,
-//! `prev.level < 20 && msg.values.level >= 20`, `device.tags.district == "north"`. For an
+//! `prev.level < 20 && msg.values.level >= 20`, `device.tags.district == "north"`,
+//! `msg.event == "door_open"`. For an
 //! expression made only of such comparisons (joined by `&&`, `||` and `!`, with `has()` tests),
 //! [`Direct`] evaluates it straight on the input, the device and its previous values: no CEL
 //! variables are built and nothing is allocated.
@@ -11,7 +12,7 @@
 //! [`Answer::Ask`] and the caller evaluates the expression with CEL. The property test below
 //! checks both agree on every expression and input it generates.
 
-use crate::facts::Facts;
+use crate::facts::{Facts, kind_name};
 use cel::common::ast::{Expr as Ast, IdedExpr, LiteralValue, operators};
 use std::cmp::Ordering;
 use wanwu_model::Value;
@@ -68,6 +69,12 @@ pub(crate) enum Field {
     Ts,
     /// `msg.device`.
     MessageDevice,
+    /// `msg.tenant`.
+    Tenant,
+    /// `msg.kind`.
+    Kind,
+    /// `msg.event`.
+    Event,
     /// `device.id`, `device.name`, `device.product`.
     Device(DeviceField),
     /// `device.tags.<key>`.
@@ -204,7 +211,7 @@ fn operand(expr: &IdedExpr) -> Option<Operand> {
     }
 }
 
-/// The field a selection names: `msg.values.k`, `prev.k`, `msg.ts`, `msg.device`,
+/// The field a selection names: `msg.values.k`, `prev.k`, `msg.ts|device|tenant|kind|event`,
 /// `device.id|name|product`, `device.tags.k`.
 fn field(expr: &IdedExpr) -> Option<Field> {
     let path = select_path(expr)?;
@@ -214,6 +221,9 @@ fn field(expr: &IdedExpr) -> Option<Field> {
         ["prev", key] => Field::Prev((*key).to_owned()),
         ["msg", "ts"] => Field::Ts,
         ["msg", "device"] => Field::MessageDevice,
+        ["msg", "tenant"] => Field::Tenant,
+        ["msg", "kind"] => Field::Kind,
+        ["msg", "event"] => Field::Event,
         ["device", "id"] => Field::Device(DeviceField::Id),
         ["device", "name"] => Field::Device(DeviceField::Name),
         ["device", "product"] => Field::Device(DeviceField::Product),
@@ -257,6 +267,9 @@ fn read<'a>(field: &Field, facts: &'a Facts<'_>) -> Read<'a> {
         Field::Prev(key) => model_read(facts.prev.and_then(|p| p.get(key))),
         Field::Ts => Read::Int(facts.ts),
         Field::MessageDevice => text_read(input.map(|i| i.device.as_str())),
+        Field::Tenant => Read::Str(facts.tenant),
+        Field::Kind => Read::Str(kind_name(input)),
+        Field::Event => text_read(input.and_then(|i| i.event.as_deref())),
         Field::Device(which) => text_read(facts.device.map(|d| match which {
             DeviceField::Id => d.id.as_str(),
             DeviceField::Name => d.name.as_str(),
@@ -329,8 +342,11 @@ mod tests {
         }
     }
 
-    const FIELDS: [&str; 9] = [
+    const FIELDS: [&str; 12] = [
         "msg.values.a",
+        "msg.event",
+        "msg.kind",
+        "msg.tenant",
         "msg.values.b",
         "prev.a",
         "msg.ts",
@@ -340,7 +356,18 @@ mod tests {
         "device.tags.zone",
         "device.id",
     ];
-    const LITERALS: [&str; 8] = ["1", "2.5", "-3", "0", "true", "false", "\"p1\"", "\"d1\""];
+    const LITERALS: [&str; 10] = [
+        "1",
+        "2.5",
+        "-3",
+        "0",
+        "true",
+        "false",
+        "\"p1\"",
+        "\"d1\"",
+        "\"fail\"",
+        "\"event\"",
+    ];
     const OPERATORS: [&str; 6] = ["<", "<=", ">", ">=", "==", "!="];
 
     fn side() -> impl Strategy<Value = String> {
@@ -401,10 +428,15 @@ mod tests {
             (a, b, prev_a) in (value(), value(), value()),
             device in proptest::option::of((any::<bool>(), any::<bool>())),
             tick in any::<bool>(),
+            event in proptest::option::of(prop_oneof![Just("fail"), Just("ok")]),
         ) {
             let expr = Expr::compile(&source, "condition").expect("compiles");
             let direct = expr.direct().expect("in the direct subset");
-            let input = Input::telemetry("t", "d1", 7, values(a, b));
+            let mut input = Input::telemetry("t", "d1", 7, values(a, b));
+            if let Some(event) = event {
+                input.kind = crate::input::InputKind::Event;
+                input.event = Some(event.to_owned());
+            }
             let prev = values(prev_a, None);
             let device = device.map(|(product, tagged)| DeviceInfo {
                 id: "d1".into(),

@@ -42,7 +42,8 @@ impl<'a> Facts<'a> {
     }
 }
 
-fn kind_name(input: Option<&Input>) -> &'static str {
+/// `msg.kind` of an input, or of a tick.
+pub(crate) fn kind_name(input: Option<&Input>) -> &'static str {
     match input.map(|i| i.kind) {
         None => "schedule",
         Some(InputKind::Telemetry) => "telemetry",
