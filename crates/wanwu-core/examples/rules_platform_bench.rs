@@ -4,6 +4,10 @@
 
 use wanwu_core::rules::bench::{PlatformBenchConfig, PlatformSide, run};
 
+/// The allocator of `wanwu`, so that the figures are those of `wanwu bench rules`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn arg(n: usize, default: usize) -> usize {
     std::env::args()
         .nth(n)

@@ -34,7 +34,7 @@ use crate::metrics::{LOOP_STOPS, RuleFailure, RuleMetrics};
 use crate::plan::Plan;
 use crate::rule::RuleDef;
 use crate::scopes::{RuleScope, Scopes};
-use crate::window::{History, WindowLimits};
+use crate::window::{History, Tracked, WindowLimits};
 use cel::Context;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -100,7 +100,7 @@ struct TenantRules {
     /// Alarm rules.
     alarm: Vec<usize>,
     /// Keys some rule aggregates, with the longest window used.
-    tracked: HashMap<String, u64>,
+    tracked: Tracked,
 }
 
 impl RuleSet {
@@ -272,7 +272,7 @@ impl Engine {
             .map(Arc::new)
             .or_else(|| self.directory.device(&input.tenant, &input.device));
         let mut history = History::default();
-        let tracked: HashMap<String, u64> = rule
+        let tracked: Tracked = rule
             .aggregates
             .iter()
             .map(|c| (c.key.clone(), c.window_ms))

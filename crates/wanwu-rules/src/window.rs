@@ -7,7 +7,7 @@
 //! keys x max points x 16 bytes.
 
 use crate::expr::{Aggregate, AggregateCall};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use wanwu_model::Value;
 
 /// Limits of the per-device history.
@@ -25,11 +25,78 @@ impl Default for WindowLimits {
     }
 }
 
+/// Keys tracked for aggregates, with the longest window asked of each (ms).
+pub type Tracked = foldhash::HashMap<String, u64>;
+
 /// Recent values of one device, by key.
 #[derive(Debug, Default)]
 pub struct History {
-    series: HashMap<String, VecDeque<(i64, f64)>>,
+    series: foldhash::HashMap<String, Series>,
     truncated: u64,
+}
+
+/// One key's recent points, in arrival order, each with the running sum up to it: while
+/// their times are in order (the usual case), an aggregate finds its window by binary
+/// search and a sum or count without visiting the points.
+#[derive(Debug, Default)]
+struct Series {
+    points: VecDeque<Point>,
+    /// The running sum of the points already forgotten.
+    forgotten: f64,
+    /// Neighbouring points whose times are out of order: while none, the binary search holds.
+    inversions: usize,
+    /// Points added since the running sums were last restarted from the oldest point.
+    since_rebase: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Point {
+    ts: i64,
+    x: f64,
+    /// Sum of x of every point up to this one (since the last rebase).
+    running: f64,
+}
+
+impl Series {
+    fn push(&mut self, ts: i64, x: f64) {
+        match self.points.back() {
+            None => (self.forgotten, self.inversions) = (0.0, 0),
+            Some(last) if ts < last.ts => self.inversions += 1,
+            Some(_) => {}
+        }
+        let before = self.points.back().map_or(self.forgotten, |p| p.running);
+        self.points.push_back(Point {
+            ts,
+            x,
+            running: before + x,
+        });
+        self.since_rebase += 1;
+        // Keeps the running sums as small as the window's, so that their differences keep
+        // the precision of a plain sum.
+        if self.since_rebase >= self.points.len().max(64) {
+            let base = self.forgotten;
+            self.points.iter_mut().for_each(|p| p.running -= base);
+            (self.forgotten, self.since_rebase) = (0.0, 0);
+        }
+    }
+
+    fn forget_oldest(&mut self) {
+        if let Some(oldest) = self.points.pop_front() {
+            self.forgotten = oldest.running;
+            if self.points.front().is_some_and(|next| next.ts < oldest.ts) {
+                self.inversions -= 1;
+            }
+        }
+    }
+
+    /// Sum of the points at indexes `lo..hi` (`lo < hi`).
+    fn sum(&self, lo: usize, hi: usize) -> f64 {
+        let before = match lo {
+            0 => self.forgotten,
+            _ => self.points[lo - 1].running,
+        };
+        self.points[hi - 1].running - before
+    }
 }
 
 impl History {
@@ -39,25 +106,25 @@ impl History {
         &mut self,
         ts: i64,
         values: impl Iterator<Item = (&'a String, &'a Value)>,
-        tracked: &HashMap<String, u64>,
+        tracked: &Tracked,
         limits: WindowLimits,
     ) {
         for (key, value) in values {
             let (Some(window), Some(x)) = (tracked.get(key), value.as_f64()) else {
                 continue;
             };
-            let points = match self.series.get_mut(key) {
-                Some(points) => points,
+            let series = match self.series.get_mut(key) {
+                Some(series) => series,
                 None => self.series.entry(key.clone()).or_default(),
             };
-            let newest = points.back().map_or(ts, |last| last.0.max(ts));
-            points.push_back((ts, x));
+            let newest = series.points.back().map_or(ts, |last| last.ts.max(ts));
+            series.push(ts, x);
             let horizon = newest.saturating_sub(i64::try_from(*window).unwrap_or(i64::MAX));
-            while points.front().is_some_and(|p| p.0 <= horizon) {
-                points.pop_front();
+            while series.points.front().is_some_and(|p| p.ts <= horizon) {
+                series.forget_oldest();
             }
-            while points.len() > limits.max_points_per_key.max(1) {
-                points.pop_front();
+            while series.points.len() > limits.max_points_per_key.max(1) {
+                series.forget_oldest();
                 self.truncated += 1;
             }
         }
@@ -72,37 +139,52 @@ impl History {
     /// (`rate` needs two at different times).
     pub fn aggregate(&self, call: &AggregateCall, end: i64) -> Option<cel::Value> {
         let start = end.saturating_sub(i64::try_from(call.window_ms).unwrap_or(i64::MAX));
-        let mut points = self
-            .series
-            .get(&call.key)?
-            .iter()
-            .filter(|(ts, _)| *ts > start && *ts <= end)
-            .peekable();
-        points.peek()?;
-        Some(match call.aggregate {
-            Aggregate::Count => cel::Value::Int(points.count() as i64),
-            Aggregate::Avg => {
-                let (sum, n) = points.fold((0.0, 0u64), |(s, n), p| (s + p.1, n + 1));
-                cel::Value::Float(sum / n as f64)
-            }
-            Aggregate::Min => cel::Value::Float(points.map(|p| p.1).fold(f64::INFINITY, f64::min)),
-            Aggregate::Max => {
-                cel::Value::Float(points.map(|p| p.1).fold(f64::NEG_INFINITY, f64::max))
-            }
-            Aggregate::Rate => {
-                let (mut first, mut last) = (None::<(i64, f64)>, None::<(i64, f64)>);
-                for &p in points {
-                    first = Some(first.map_or(p, |f| if p.0 < f.0 { p } else { f }));
-                    last = Some(last.map_or(p, |l| if p.0 >= l.0 { p } else { l }));
-                }
-                let (first, last) = (first?, last?);
-                if last.0 == first.0 {
-                    return None;
-                }
-                cel::Value::Float((last.1 - first.1) * 1000.0 / (last.0 - first.0) as f64)
-            }
-        })
+        let series = self.series.get(&call.key)?;
+        if series.inversions > 0 {
+            let points = series.points.iter().filter(|p| p.ts > start && p.ts <= end);
+            return aggregate_of(call.aggregate, points.map(|p| (p.ts, p.x)));
+        }
+        let lo = series.points.partition_point(|p| p.ts <= start);
+        let hi = series.points.partition_point(|p| p.ts <= end);
+        if lo >= hi {
+            return None;
+        }
+        match call.aggregate {
+            Aggregate::Count => Some(cel::Value::Int((hi - lo) as i64)),
+            Aggregate::Avg => Some(cel::Value::Float(series.sum(lo, hi) / (hi - lo) as f64)),
+            other => aggregate_of(other, series.points.range(lo..hi).map(|p| (p.ts, p.x))),
+        }
     }
+}
+
+/// The aggregate of `points` (time, value), in arrival order, or `None` without points.
+fn aggregate_of(
+    aggregate: Aggregate,
+    points: impl Iterator<Item = (i64, f64)>,
+) -> Option<cel::Value> {
+    let mut points = points.peekable();
+    points.peek()?;
+    Some(match aggregate {
+        Aggregate::Count => cel::Value::Int(points.count() as i64),
+        Aggregate::Avg => {
+            let (sum, n) = points.fold((0.0, 0u64), |(s, n), p| (s + p.1, n + 1));
+            cel::Value::Float(sum / n as f64)
+        }
+        Aggregate::Min => cel::Value::Float(points.map(|p| p.1).fold(f64::INFINITY, f64::min)),
+        Aggregate::Max => cel::Value::Float(points.map(|p| p.1).fold(f64::NEG_INFINITY, f64::max)),
+        Aggregate::Rate => {
+            let (mut first, mut last) = (None::<(i64, f64)>, None::<(i64, f64)>);
+            for p in points {
+                first = Some(first.map_or(p, |f| if p.0 < f.0 { p } else { f }));
+                last = Some(last.map_or(p, |l| if p.0 >= l.0 { p } else { l }));
+            }
+            let (first, last) = (first?, last?);
+            if last.0 == first.0 {
+                return None;
+            }
+            cel::Value::Float((last.1 - first.1) * 1000.0 / (last.0 - first.0) as f64)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -120,7 +202,7 @@ mod tests {
     }
 
     fn history(points: &[(i64, f64)], limits: WindowLimits) -> History {
-        let tracked = HashMap::from([("pm25".to_string(), 300_000u64)]);
+        let tracked = Tracked::from_iter([("pm25".to_string(), 300_000u64)]);
         let mut history = History::default();
         for (ts, x) in points {
             let values = [
@@ -175,5 +257,62 @@ mod tests {
             !h.series.contains_key("other"),
             "untracked keys are not kept"
         );
+    }
+
+    #[test]
+    fn a_late_point_leaves_the_fast_path_until_it_is_forgotten() {
+        let h = history(
+            &[(0, 1.0), (60_000, 2.0), (30_000, 3.0)],
+            WindowLimits::default(),
+        );
+        assert_eq!(h.series["pm25"].inversions, 1);
+        let h = history(
+            &[(0, 1.0), (60_000, 2.0), (30_000, 3.0), (40_000, 4.0)],
+            WindowLimits {
+                max_points_per_key: 2,
+            },
+        );
+        assert_eq!(h.series["pm25"].inversions, 0, "the late point is gone");
+        assert_eq!(
+            h.aggregate(&call(Aggregate::Avg, "5m"), 40_000),
+            Some(cel::Value::Float(3.5))
+        );
+    }
+
+    proptest::proptest! {
+        /// With points in order or not, a binary search and running sums give what a scan of
+        /// every point gives.
+        #[test]
+        fn running_sums_agree_with_a_scan(
+            steps in proptest::collection::vec((-20_000i64..60_000, -1e6..1e6f64), 1..300),
+            windows in proptest::collection::vec(1u64..400_000, 1..4),
+            limit in 1usize..200,
+        ) {
+            let tracked = Tracked::from_iter([("pm25".to_string(), 300_000u64)]);
+            let limits = WindowLimits { max_points_per_key: limit };
+            let mut history = History::default();
+            let mut ts = 0i64;
+            for (step, x) in steps {
+                ts += step;
+                let values = [("pm25".to_string(), Value::Float(x))];
+                history.record(ts, values.iter().map(|(k, v)| (k, v)), &tracked, limits);
+                let series = &history.series["pm25"];
+                for &window_ms in &windows {
+                    for aggregate in [Aggregate::Avg, Aggregate::Count, Aggregate::Min, Aggregate::Max, Aggregate::Rate] {
+                        let call = AggregateCall { aggregate, key: "pm25".into(), window_text: String::new(), window_ms };
+                        let start = ts - window_ms as i64;
+                        let scanned = aggregate_of(aggregate, series.points.iter()
+                            .filter(|p| p.ts > start && p.ts <= ts).map(|p| (p.ts, p.x)));
+                        let found = history.aggregate(&call, ts);
+                        match (found, scanned) {
+                            (Some(cel::Value::Float(a)), Some(cel::Value::Float(b))) => {
+                                proptest::prop_assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{aggregate:?}: {a} vs {b}");
+                            }
+                            (a, b) => proptest::prop_assert_eq!(a, b),
+                        }
+                    }
+                }
+            }
+        }
     }
 }
