@@ -2,17 +2,20 @@
 //!
 //! Most rules compare readings with thresholds: `msg.values.pm25 > 75.0`,
 //! `prev.level < 20 && msg.values.level >= 20`, `device.tags.district == "north"`,
-//! `msg.event == "door_open"`. For an
-//! expression made only of such comparisons (joined by `&&`, `||` and `!`, with `has()` tests),
-//! [`Direct`] evaluates it straight on the input, the device and its previous values: no CEL
-//! variables are built and nothing is allocated.
+//! `msg.event == "door_open"`, `avg("pm25", "5m") > 100.0`. For an expression made only of
+//! such comparisons (joined by `&&`, `||` and `!`, with `has()` tests), [`Direct`] evaluates
+//! it straight on the input, the device, its previous values and its history: no CEL
+//! variables are built, nothing is allocated, and an aggregate is computed only when its
+//! comparison is reached, as CEL's `&&` and `||` would.
 //!
 //! It gives the interpreter's answer or none: whenever a case is not plainly one of its own
 //! (a value of another type than the comparison expects, NaN, a string ordering), it answers
 //! [`Answer::Ask`] and the caller evaluates the expression with CEL. The property test below
 //! checks both agree on every expression and input it generates.
 
+use crate::expr::{Aggregate, AggregateCall, aggregate_call};
 use crate::facts::{Facts, kind_name};
+use crate::window::History;
 use cel::common::ast::{Expr as Ast, IdedExpr, LiteralValue, operators};
 use std::cmp::Ordering;
 use wanwu_model::Value;
@@ -56,6 +59,8 @@ pub(crate) enum Comparison {
 pub(crate) enum Operand {
     Field(Field),
     Constant(Scalar),
+    /// A windowed aggregate, `avg("pm25", "5m")`, over the device's history.
+    Aggregate(AggregateCall),
 }
 
 /// A field of the facts a condition may read.
@@ -143,24 +148,26 @@ impl Direct {
         }
     }
 
-    /// Evaluates the condition on `facts` (an input's: a schedule tick has none).
-    pub fn evaluate(&self, facts: &Facts<'_>) -> Answer {
+    /// Evaluates the condition on `facts`, with aggregates over `history` (a schedule tick
+    /// has none: its aggregates are left to CEL).
+    pub fn evaluate(&self, facts: &Facts<'_>, history: Option<&History>) -> Answer {
         match self {
             Direct::Literal(b) => Answer::Bool(*b),
             // Without a device, `device` is an empty map: `device.tags` itself is absent.
             Direct::Has(Field::Tag(_)) if facts.device.is_none() => Answer::NoData,
             Direct::Has(field) => Answer::Bool(!matches!(read(field, facts), Read::Missing)),
-            Direct::Not(inner) => match inner.evaluate(facts) {
+            Direct::Not(inner) => match inner.evaluate(facts, history) {
                 Answer::Bool(b) => Answer::Bool(!b),
                 other => other,
             },
             // CEL evaluates the left side first; an error there is absorbed only by a right
             // side that decides alone (false for &&, true for ||), and an error on the right
             // is the result.
-            Direct::And(left, right) => connect(left, right, false, facts),
-            Direct::Or(left, right) => connect(left, right, true, facts),
+            Direct::And(left, right) => connect(left, right, false, facts, history),
+            Direct::Or(left, right) => connect(left, right, true, facts, history),
             Direct::Compare(op, left, right) => {
-                let (left, right) = (operand_value(left, facts), operand_value(right, facts));
+                let left = operand_value(left, facts, history);
+                let right = operand_value(right, facts, history);
                 match (left, right) {
                     (Read::Missing, _) | (_, Read::Missing) => Answer::NoData,
                     (left, right) => compare(*op, left, right),
@@ -171,12 +178,18 @@ impl Direct {
 }
 
 /// `left && right` (`decides` false) or `left || right` (`decides` true).
-fn connect(left: &Direct, right: &Direct, decides: bool, facts: &Facts<'_>) -> Answer {
-    let left = left.evaluate(facts);
+fn connect(
+    left: &Direct,
+    right: &Direct,
+    decides: bool,
+    facts: &Facts<'_>,
+    history: Option<&History>,
+) -> Answer {
+    let left = left.evaluate(facts, history);
     if left == Answer::Bool(decides) {
         return left;
     }
-    match (left, right.evaluate(facts)) {
+    match (left, right.evaluate(facts, history)) {
         (_, Answer::Ask) | (Answer::Ask, _) => Answer::Ask,
         (_, Answer::NoData) => Answer::NoData,
         (Answer::Bool(_), right) => right,
@@ -207,6 +220,12 @@ fn operand(expr: &IdedExpr) -> Option<Operand> {
             _ => return None,
         })),
         Ast::Select(select) if !select.test => field(expr).map(Operand::Field),
+        Ast::Call(call) if call.target.is_none() => {
+            let aggregate = Aggregate::named(&call.func_name)?;
+            aggregate_call(aggregate, &call.args)
+                .ok()
+                .map(Operand::Aggregate)
+        }
         _ => None,
     }
 }
@@ -284,8 +303,19 @@ fn read<'a>(field: &Field, facts: &'a Facts<'_>) -> Read<'a> {
     }
 }
 
-fn operand_value<'a>(operand: &'a Operand, facts: &'a Facts<'_>) -> Read<'a> {
+fn operand_value<'a>(
+    operand: &'a Operand,
+    facts: &'a Facts<'_>,
+    history: Option<&History>,
+) -> Read<'a> {
     match operand {
+        Operand::Aggregate(call) => match history.map(|h| h.aggregate(call, facts.ts)) {
+            None => Read::Other,
+            Some(None) => Read::Missing,
+            Some(Some(cel::Value::Int(i))) => Read::Int(i),
+            Some(Some(cel::Value::Float(f))) => Read::Float(f),
+            Some(Some(_)) => Read::Other,
+        },
         Operand::Field(field) => read(field, facts),
         Operand::Constant(Scalar::Int(i)) => Read::Int(*i),
         Operand::Constant(Scalar::Float(f)) => Read::Float(*f),
@@ -450,7 +480,7 @@ mod tests {
             } else {
                 Facts::of_input(&input, device.as_ref(), &prev, None)
             };
-            let answer = direct.evaluate(&facts);
+            let answer = direct.evaluate(&facts, None);
             if answer != Answer::Ask {
                 prop_assert_eq!(Ok(answer), cel_answer(&expr, &facts), "{}", source);
             }
@@ -476,15 +506,14 @@ mod tests {
             (BTreeMap::new(), Answer::Bool(true)),
         ] {
             let facts = Facts::of_input(&input, None, &prev, None);
-            assert_eq!(direct.evaluate(&facts), expected);
+            assert_eq!(direct.evaluate(&facts, None), expected);
             assert_eq!(cel_answer(&expr, &facts), Ok(expected));
         }
         let absent = Input::telemetry("t", "d", 1, BTreeMap::new());
         let no_prev = BTreeMap::new();
         let facts = Facts::of_input(&absent, None, &no_prev, None);
-        assert_eq!(direct.evaluate(&facts), Answer::NoData);
+        assert_eq!(direct.evaluate(&facts, None), Answer::NoData);
         for outside in [
-            "avg(\"pm25\", \"5m\") > 1.0",
             "msg.values.pm25 * 2.0 > 1.0",
             "twin.reported.mode == \"auto\"",
             "msg.values[\"pm25\"] > 1.0",
@@ -493,6 +522,71 @@ mod tests {
                 !Expr::compile(outside, "c").unwrap().is_direct(),
                 "{outside}"
             );
+        }
+    }
+
+    /// CEL's answer with the expression's aggregates bound from `history`, as the engine
+    /// binds them.
+    fn cel_with_history(
+        expr: &Expr,
+        facts: &Facts<'_>,
+        history: &History,
+    ) -> Result<Answer, String> {
+        let root = root_context();
+        let base = facts.scope(&root, expr.vars());
+        let mut scope = base.new_inner_scope();
+        for call in expr.aggregates() {
+            if let Some(value) = history.aggregate(call, facts.ts) {
+                scope.add_variable_from_value(call.variable(), value);
+            }
+        }
+        match expr.holds(&scope) {
+            Ok(b) => Ok(Answer::Bool(b)),
+            Err(EvalError::NoData(_)) => Ok(Answer::NoData),
+            Err(EvalError::Failed(message)) => Err(message),
+        }
+    }
+
+    #[test]
+    fn aggregates_are_answered_as_cel_answers_them() {
+        let tracked = crate::window::Tracked::from_iter([("a".to_owned(), 300_000u64)]);
+        let limits = crate::window::WindowLimits::default();
+        let conditions = [
+            "avg('a', '5m') > 2.0",
+            "count('a', '1m') >= 2",
+            "msg.values.a > 0 && max('a', '5m') < 3.0",
+            "msg.values.a > 100 && avg('a', '5m') > 0.0",
+            "rate('a', '5m') > 0.0 || min('a', '1m') == 1",
+            "!(avg('a', '1m') <= 1.5)",
+        ];
+        let histories: [&[(i64, f64)]; 4] = [
+            &[],
+            &[(100_000, 1.0)],
+            &[(0, 1.0), (60_000, 2.0), (100_000, 3.0)],
+            &[(0, 4.0), (100_000, 1.0)],
+        ];
+        for points in histories {
+            let mut history = History::default();
+            for (ts, x) in points {
+                let values = [("a".to_owned(), Value::Float(*x))];
+                history.record(*ts, values.iter().map(|(k, v)| (k, v)), &tracked, limits);
+            }
+            let input = Input::telemetry("t", "d1", 100_000, values(Some(Value::Float(1.0)), None));
+            let prev = BTreeMap::new();
+            let facts = Facts::of_input(&input, None, &prev, None);
+            for source in conditions {
+                let expr = Expr::compile(source, "condition").unwrap();
+                let answer = expr
+                    .direct()
+                    .expect("direct")
+                    .evaluate(&facts, Some(&history));
+                assert_ne!(answer, Answer::Ask, "{source} over {points:?}");
+                assert_eq!(
+                    Ok(answer),
+                    cel_with_history(&expr, &facts, &history),
+                    "{source} over {points:?}"
+                );
+            }
         }
     }
 }

@@ -608,7 +608,9 @@ fn holds(expr: Option<&crate::expr::Expr>, scope: &RuleScope<'_, '_, '_>) -> Res
     let Some(expr) = expr else {
         return Ok(true);
     };
-    let answer = expr.direct().map(|d| d.evaluate(scope.facts()));
+    let answer = expr
+        .direct()
+        .map(|d| d.evaluate(scope.facts(), scope.history()));
     match answer {
         Some(Answer::Bool(b)) => Ok(b),
         Some(Answer::NoData) => Ok(false),

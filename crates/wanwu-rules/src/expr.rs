@@ -43,7 +43,7 @@ impl Aggregate {
         ("rate", Aggregate::Rate),
     ];
 
-    fn named(name: &str) -> Option<Aggregate> {
+    pub(crate) fn named(name: &str) -> Option<Aggregate> {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
     }
 
@@ -331,7 +331,10 @@ fn entry_children(entry: &EntryExpr) -> Vec<&IdedExpr> {
     }
 }
 
-fn aggregate_call(aggregate: Aggregate, args: &[IdedExpr]) -> Result<AggregateCall, String> {
+pub(crate) fn aggregate_call(
+    aggregate: Aggregate,
+    args: &[IdedExpr],
+) -> Result<AggregateCall, String> {
     let literal = |arg: &IdedExpr| match &arg.expr {
         Ast::Literal(LiteralValue::String(s)) => Some(s.inner().to_owned()),
         _ => None,

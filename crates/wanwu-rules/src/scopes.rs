@@ -63,6 +63,11 @@ impl<'s, 'a> RuleScope<'s, '_, 'a> {
         self.scopes.facts
     }
 
+    /// The device's history, for aggregates (none for ticks).
+    pub fn history(&self) -> Option<&'s History> {
+        self.scopes.history
+    }
+
     /// The CEL scope: variables and the rule's aggregates.
     pub fn get(&self) -> &Context<'s, 'a> {
         self.own.get_or_init(|| {
