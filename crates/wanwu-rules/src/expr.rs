@@ -114,7 +114,7 @@ pub struct Expr {
     aggregates: Vec<AggregateCall>,
     vars: Vars,
     /// The same condition evaluated without CEL, when it is in that subset.
-    direct: Option<Direct>,
+    direct: Option<Box<Direct>>,
 }
 
 /// How an evaluation went wrong.
@@ -172,7 +172,7 @@ impl Expr {
             prev: references.has_variable("prev"),
             twin: references.has_variable("twin"),
         };
-        let direct = Direct::compile(program.expression());
+        let direct = Direct::compile(program.expression()).map(Box::new);
         Ok(Expr {
             source: source.to_owned(),
             program,
@@ -208,7 +208,7 @@ impl Expr {
     }
 
     pub(crate) fn direct(&self) -> Option<&Direct> {
-        self.direct.as_ref()
+        self.direct.as_deref()
     }
 
     /// Evaluates it as a condition: it must give a bool.
