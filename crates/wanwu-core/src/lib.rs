@@ -235,8 +235,10 @@ impl Platform {
         self.auth.authenticate_api_token(token).await
     }
 
-    /// Finishes pending work and closes the stores (the time-series head is flushed).
+    /// Stops the rule stage, finishes pending work and closes the stores (the time-series
+    /// head is flushed).
     pub async fn shutdown(&self) {
+        self.rules.stop().await;
         self.rules.flush_outcomes().await;
         if let Err(e) = self.tsdb.clone().close().await {
             tracing::error!(error = %e, "closing the time-series store");

@@ -14,9 +14,9 @@ use crate::schedule::Scheduler;
 use serde::Serialize;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -82,29 +82,44 @@ struct Counters {
 pub struct Runtime {
     queues: Vec<SyncSender<Input>>,
     counters: Arc<Counters>,
-    threads: Vec<JoinHandle<()>>,
-    stop_schedules: Option<mpsc::Sender<()>>,
+    /// Set by [`Runtime::close`]: inputs are refused, idle workers end.
+    closed: Arc<AtomicBool>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    stop_schedules: Mutex<Option<mpsc::Sender<()>>>,
 }
+
+/// How often an idle worker looks whether the runtime was closed.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 impl Runtime {
     /// Starts workers over `engine`, delivering firings to `sink`.
     pub fn start(engine: Arc<Engine>, config: RuntimeConfig, sink: Arc<dyn FiringSink>) -> Runtime {
         let counters = Arc::new(Counters::default());
+        let closed = Arc::new(AtomicBool::new(false));
         let mut queues = Vec::new();
         let mut threads = Vec::new();
         for index in 0..config.workers.max(1) {
             let (tx, rx) = mpsc::sync_channel::<Input>(config.queue_capacity.max(1));
             queues.push(tx);
-            let (engine, sink, counters) = (
+            let (engine, sink, counters, closed) = (
                 Arc::clone(&engine),
                 Arc::clone(&sink),
                 Arc::clone(&counters),
+                Arc::clone(&closed),
             );
             let thread = std::thread::Builder::new()
                 .name(format!("rules-{index}"))
                 .spawn(move || {
                     let mut evaluator = engine.evaluator();
-                    for input in rx {
+                    // A queue is drained before the worker ends: it ends when idle and closed.
+                    let next = || loop {
+                        match rx.recv_timeout(IDLE_CHECK) {
+                            Ok(input) => return Some(input),
+                            Err(RecvTimeoutError::Timeout) if !closed.load(Ordering::Acquire) => {}
+                            Err(_) => return None,
+                        }
+                    };
+                    while let Some(input) = next() {
                         match catch_unwind(AssertUnwindSafe(|| evaluator.process(&input))) {
                             Ok(firings) => {
                                 counters
@@ -149,8 +164,9 @@ impl Runtime {
         Runtime {
             queues,
             counters,
-            threads,
-            stop_schedules,
+            closed,
+            threads: Mutex::new(threads),
+            stop_schedules: Mutex::new(stop_schedules),
         }
     }
 
@@ -176,6 +192,9 @@ impl Runtime {
     /// Queues `input` without blocking, giving it back when its queue is full; nothing is
     /// counted as dropped (for producers that can wait, such as replays and benchmarks).
     pub fn offer(&self, input: Input) -> Result<(), Input> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(input);
+        }
         match self.queue_of(&input).try_send(input) {
             Ok(()) => {
                 self.counters.accepted.fetch_add(1, Ordering::Relaxed);
@@ -198,21 +217,30 @@ impl Runtime {
     }
 
     /// Stops taking inputs, evaluates what is queued, and waits for the threads.
-    pub fn shutdown(mut self) {
-        self.stop();
+    pub fn shutdown(self) {
+        self.close();
     }
 
-    fn stop(&mut self) {
-        self.queues.clear();
-        self.stop_schedules.take();
-        for thread in self.threads.drain(..) {
+    /// The same as [`Runtime::shutdown`] for a runtime that is shared: later inputs are
+    /// refused. It blocks until the workers are done.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        lock(&self.stop_schedules).take();
+        let threads = std::mem::take(&mut *lock(&self.threads));
+        for thread in threads {
             let _ = thread.join();
         }
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.stop();
+        self.close();
     }
 }

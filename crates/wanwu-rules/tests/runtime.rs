@@ -165,3 +165,41 @@ fn the_schedule_thread_fires_on_the_engine_clock() {
     assert_eq!(firing.ts, T0 + 3_600_000);
     runtime.shutdown();
 }
+
+#[test]
+fn a_shared_runtime_closes_after_evaluating_what_it_holds() {
+    let s = setup();
+    s.engine
+        .put_rule(rule(
+            json!({"id": "any", "trigger": {"type": "message"}, "condition": "msg.values.pm25 > 1",
+            "actions": [{"type": "publish", "topic": "y", "payload": 1}]}),
+        ))
+        .unwrap();
+    let fired = Arc::new(Mutex::new(0));
+    let sink = {
+        let fired = fired.clone();
+        move |_: Firing| *fired.lock().unwrap() += 1
+    };
+    let runtime = Arc::new(Runtime::start(
+        s.engine.clone(),
+        config(2, 100),
+        Arc::new(sink),
+    ));
+    for i in 0..50 {
+        assert!(runtime.submit(telemetry(["st-1", "st-2"][i % 2], T0, json!({"pm25": 5}))));
+    }
+    let closing = runtime.clone();
+    let closed = std::thread::spawn(move || closing.close());
+    closed.join().unwrap();
+    assert_eq!(
+        runtime.stats().processed,
+        50,
+        "queued inputs were evaluated"
+    );
+    assert_eq!(*fired.lock().unwrap(), 50);
+    assert!(
+        !runtime.submit(telemetry("st-1", T0, json!({"pm25": 5}))),
+        "a closed runtime takes no input"
+    );
+    assert_eq!(runtime.stats().dropped, 1);
+}

@@ -61,6 +61,8 @@ struct Running {
     runtime: Arc<Runtime>,
     dispatcher: Arc<Dispatcher>,
     feed: Arc<Feed>,
+    /// The feed's tasks and the outcome flusher, ended by [`Rules::stop`].
+    tasks: Vec<tokio::task::AbortHandle>,
 }
 
 /// Counters of the live rule stage, from the fan-out to the evaluation.
@@ -129,7 +131,7 @@ impl Rules {
             .map_err(CoreError::Internal)?,
         );
         let sink = dispatcher.start();
-        tokio::spawn(self.outcomes.clone().keep_flushing());
+        let flusher = tokio::spawn(self.outcomes.clone().keep_flushing());
         let runtime = Arc::new(Runtime::start(
             self.engine.clone(),
             RuntimeConfig::default(),
@@ -145,14 +147,37 @@ impl Rules {
             .fanout()
             .subscribe("rules", feed::TELEMETRY_QUEUE);
         let notices = platform.bus.subscribe("rules", feed::NOTICE_QUEUE);
-        tokio::spawn(feed.clone().telemetry(telemetry));
-        tokio::spawn(feed.clone().notices(notices));
+        let tasks = vec![
+            flusher.abort_handle(),
+            tokio::spawn(feed.clone().telemetry(telemetry)).abort_handle(),
+            tokio::spawn(feed.clone().notices(notices)).abort_handle(),
+        ];
         let _ = self.running.set(Running {
             runtime,
             dispatcher,
             feed,
+            tasks,
         });
         Ok(())
+    }
+
+    /// Stops the rule stage: it takes no more inputs, evaluates what its workers hold and
+    /// ends its threads and tasks (the outcomes are then flushed by the caller).
+    pub async fn stop(&self) {
+        let Some(running) = self.running.get() else {
+            return;
+        };
+        running
+            .tasks
+            .iter()
+            .for_each(tokio::task::AbortHandle::abort);
+        let runtime = running.runtime.clone();
+        if tokio::task::spawn_blocking(move || runtime.close())
+            .await
+            .is_err()
+        {
+            tracing::error!("stopping the rule workers panicked");
+        }
     }
 
     async fn load(&self) -> Result<(), CoreError> {
