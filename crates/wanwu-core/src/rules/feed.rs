@@ -19,6 +19,8 @@ use wanwu_rules::{Alarm, Input, InputKind};
 pub const TELEMETRY_QUEUE: usize = 8192;
 /// Notices the rules' bus queue holds.
 pub const NOTICE_QUEUE: usize = 4096;
+/// Most telemetry batches the feed takes at once.
+pub const FEED_CHUNK: usize = 512;
 
 /// What the feeders share.
 pub struct Feed {
@@ -31,19 +33,25 @@ pub struct Feed {
 }
 
 impl Feed {
-    /// Feeds telemetry batches until the fan-out goes away.
+    /// Feeds telemetry batches until the fan-out goes away. It takes every batch waiting
+    /// (up to [`FEED_CHUNK`]) each time it runs: it shares the runtime's threads with the
+    /// ingest tasks, and one batch per turn would fall behind them under load.
     pub async fn telemetry(self: Arc<Self>, mut batches: mpsc::Receiver<Arc<Ingested>>) {
-        while let Some(batch) = batches.recv().await {
-            self.batches.fetch_add(1, Ordering::Relaxed);
-            let hops = self
-                .hops
-                .take(&batch.tenant, &batch.device, InputKind::Telemetry);
-            let items = batch
-                .messages()
-                .filter_map(|message| Input::from_message(&message, hops))
-                .map(Item::Input)
-                .collect();
-            self.admission.admit(&batch.tenant, &batch.device, items);
+        let mut waiting = Vec::with_capacity(FEED_CHUNK);
+        while batches.recv_many(&mut waiting, FEED_CHUNK).await > 0 {
+            self.batches
+                .fetch_add(waiting.len() as u64, Ordering::Relaxed);
+            for batch in waiting.drain(..) {
+                let hops = self
+                    .hops
+                    .take(&batch.tenant, &batch.device, InputKind::Telemetry);
+                let items = batch
+                    .messages()
+                    .filter_map(|message| Input::from_message(&message, hops))
+                    .map(Item::Input)
+                    .collect();
+                self.admission.admit(&batch.tenant, &batch.device, items);
+            }
         }
     }
 
