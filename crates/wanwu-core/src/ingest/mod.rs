@@ -136,7 +136,7 @@ impl Ingest {
         let mut results = self.ingest_many(device, &[payload]).await;
         results
             .pop()
-            .unwrap_or(Err(IngestError::Storage("no result".into())))
+            .expect("ingest_many gives one result per payload")
     }
 
     /// Validates and stores several telemetry payloads of `device` (a client's pipelined

@@ -31,8 +31,14 @@ pub struct ServeChild {
 
 impl ServeChild {
     /// Starts `wanwu serve` on 127.0.0.1, its HTTP and MQTT listeners on port 0, and waits for
-    /// the line that names the ports it got.
-    pub fn start() -> Result<Self> {
+    /// the line that names the ports it got (on a blocking thread, not the caller's).
+    pub async fn start() -> Result<Self> {
+        tokio::task::spawn_blocking(Self::start_blocking)
+            .await
+            .context("starting wanwu serve")?
+    }
+
+    fn start_blocking() -> Result<Self> {
         let data = tempfile::tempdir().context("creating the server's data directory")?;
         let exe = std::env::current_exe().context("locating the wanwu binary")?;
         let mut child = Command::new(exe)

@@ -91,7 +91,7 @@ pub fn run(quick: bool) -> anyhow::Result<Table> {
 
 /// Round trips through `wanwu serve` with the whole fleet connected and subscribed.
 async fn platform_round_trips(sizes: Sizes) -> anyhow::Result<Latencies> {
-    let server = ServeChild::start()?;
+    let server = ServeChild::start().await?;
     let (http, token) = (server.http_client(), server.admin_token());
     let mqtt_port = server.mqtt.port();
     let devices = provision(&server, sizes.devices).await?;

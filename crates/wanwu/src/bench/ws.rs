@@ -180,7 +180,7 @@ pub(super) const MOSQUITTO_QUEUES: &str = "max_queued_messages 100000\nmax_infli
 /// `wanwu serve` with product [`PRODUCT`] (int properties `seq`, `sent`, and the read_write
 /// `level`).
 pub(super) async fn start_platform() -> anyhow::Result<ServeChild> {
-    let platform = ServeChild::start()?;
+    let platform = ServeChild::start().await?;
     let property = |id: &str, access: &str| json!({"id": id, "type": "int", "access": access});
     platform
         .post(

@@ -147,7 +147,7 @@ pub struct MqttIngest {
 /// Runs the baseline and then the ingest load against one fresh `wanwu serve` with default
 /// options.
 pub async fn run(load: MqttLoad) -> Result<MqttIngest> {
-    let server = ServeChild::start()?;
+    let server = ServeChild::start().await?;
     println!(
         "end to end: wanwu serve is process {} (mqtt {})",
         server.pid(),
