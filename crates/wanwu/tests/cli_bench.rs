@@ -135,6 +135,20 @@ fn rules_reports_its_table() {
             "latency p99 at rate, us",
         ],
     );
+    assert_table(
+        &out,
+        "rules (platform path)",
+        &[
+            "acknowledged, payloads/s",
+            "  first run",
+            "  second run",
+            "evaluated, inputs/s",
+            "probes answered",
+        ],
+    );
+    // Each side runs twice with the quick set's 20,000 payloads.
+    let [rules, baseline, _] = figures(&out, "payloads acknowledged");
+    assert_eq!((rules, baseline), (40_000.0, 40_000.0), "{out}");
 }
 
 #[test]
