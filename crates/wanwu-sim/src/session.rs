@@ -48,9 +48,17 @@ pub(crate) struct SessionConfig {
 /// What the pump tells the driver.
 enum FromNetwork {
     Connected,
+    /// The broker acknowledged one of the session's subscriptions.
+    Subscribed,
     Disconnected,
-    Publish { topic: String, payload: Vec<u8> },
+    Publish {
+        topic: String,
+        payload: Vec<u8>,
+    },
 }
+
+/// What a device subscribes to on connecting, under its prefix.
+const SUBSCRIPTIONS: [&str; 4] = ["commands/+", "shadow/delta", "shadow", "errors"];
 
 /// The topics of one device.
 struct Topics {
@@ -101,6 +109,7 @@ pub(crate) async fn run_session(
         stats: &stats,
         qos: config.qos,
         connected: false,
+        awaiting_subacks: 0,
     };
     while !*stop.borrow() {
         tokio::select! {
@@ -126,6 +135,10 @@ struct Driver<'a> {
     stats: &'a Stats,
     qos: QoS,
     connected: bool,
+    /// Subscriptions not yet acknowledged since connecting: the twin is asked for once they
+    /// all are, so that its answer has a subscription to arrive on (the client may send the
+    /// request before the SUBSCRIBE packets).
+    awaiting_subacks: usize,
 }
 
 impl Driver<'_> {
@@ -178,21 +191,27 @@ impl Driver<'_> {
         match message {
             FromNetwork::Connected => {
                 self.connected = true;
-                for suffix in ["commands/+", "shadow/delta", "shadow", "errors"] {
-                    if self
+                self.awaiting_subacks = 0;
+                for suffix in SUBSCRIPTIONS {
+                    match self
                         .client
                         .try_subscribe(self.topics.at(suffix), QoS::AtLeastOnce)
-                        .is_err()
                     {
-                        self.stats.drop_message();
+                        Ok(()) => self.awaiting_subacks += 1,
+                        Err(_) => self.stats.drop_message(),
                     }
                 }
                 self.report(device);
-                self.publish(
-                    self.topics.at("shadow/get"),
-                    b"{}".to_vec(),
-                    QoS::AtLeastOnce,
-                );
+            }
+            FromNetwork::Subscribed => {
+                self.awaiting_subacks = self.awaiting_subacks.saturating_sub(1);
+                if self.awaiting_subacks == 0 {
+                    self.publish(
+                        self.topics.at("shadow/get"),
+                        b"{}".to_vec(),
+                        QoS::AtLeastOnce,
+                    );
+                }
             }
             FromNetwork::Disconnected => self.connected = false,
             FromNetwork::Publish { topic, payload } => {
@@ -252,6 +271,9 @@ async fn pump(
                 if to_driver.try_send(message).is_err() {
                     stats.drop_message();
                 }
+            }
+            Ok(Event::Incoming(Packet::SubAck(_))) => {
+                let _ = to_driver.send(FromNetwork::Subscribed).await;
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => match ack.reason {
                 PubAckReason::Success | PubAckReason::NoMatchingSubscribers => bump(&stats.acked),

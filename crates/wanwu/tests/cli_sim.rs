@@ -1,5 +1,6 @@
 //! `wanwu sim` through the real binary against a real `wanwu serve`: it provisions its
-//! devices through the API and the platform acknowledges their telemetry over MQTT.
+//! devices through the API, the platform acknowledges their telemetry over MQTT, and every
+//! device gets its twin when it asks for it on connecting.
 
 mod common;
 
@@ -37,4 +38,14 @@ fn sim_provisions_devices_and_gets_telemetry_acknowledged() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no acknowledged count in:\n{stdout}"));
     assert!(acked > 0, "nothing acknowledged:\n{stdout}");
+    // "received       0 commands, 6 desired states": each device asked for its twin once
+    // its subscriptions were in place, and got the answer.
+    let desired: u64 = stdout
+        .lines()
+        .find(|l| l.starts_with("received"))
+        .and_then(|l| l.split(',').nth(1))
+        .and_then(|part| part.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no desired-state count in:\n{stdout}"));
+    assert!(desired >= 6, "a device did not get its twin:\n{stdout}");
 }
