@@ -519,7 +519,7 @@ mod tests {
             "msg.values[\"pm25\"] > 1.0",
         ] {
             assert!(
-                !Expr::compile(outside, "c").unwrap().is_direct(),
+                Expr::compile(outside, "c").unwrap().direct().is_none(),
                 "{outside}"
             );
         }

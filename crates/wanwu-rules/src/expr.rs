@@ -202,11 +202,7 @@ impl Expr {
         self.program.execute(scope).map_err(classify)
     }
 
-    /// True when it is evaluated as a condition without CEL (see [`crate::direct`]).
-    pub fn is_direct(&self) -> bool {
-        self.direct.is_some()
-    }
-
+    /// The same condition in the subset evaluated without CEL (see [`crate::direct`]).
     pub(crate) fn direct(&self) -> Option<&Direct> {
         self.direct.as_deref()
     }
