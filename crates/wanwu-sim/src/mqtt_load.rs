@@ -79,7 +79,7 @@ pub struct MqttBenchOptions {
     pub publishers: usize,
     /// Subscribers in the fan-out scenario.
     pub subscribers: usize,
-    /// Payload size in bytes (at least 12: index and timestamp).
+    /// Payload size in bytes (at least 17: publisher, sequence number, send time and sample flag).
     pub payload: usize,
     /// Messages on their way per publisher (fan-in) or in total (fan-out).
     pub fan_in_window: usize,

@@ -50,17 +50,22 @@ pub(crate) struct Stamp {
     pub seq: u32,
     /// Send time, nanoseconds on the run's clock.
     pub sent_ns: u64,
+    /// Whether the publisher counted the message in the sample. Receivers take the
+    /// publisher's word rather than judge the send time against the window themselves: the
+    /// window's edges reach the two sides at slightly different moments.
+    pub sampled: bool,
 }
 
 impl Stamp {
     /// Bytes a stamp takes.
-    pub const LEN: usize = 16;
+    pub const LEN: usize = 17;
 
     /// Writes the stamp at the start of `payload` (at least [`Self::LEN`] bytes).
     pub fn write(&self, payload: &mut [u8]) {
         payload[..4].copy_from_slice(&self.publisher.to_le_bytes());
         payload[4..8].copy_from_slice(&self.seq.to_le_bytes());
         payload[8..16].copy_from_slice(&self.sent_ns.to_le_bytes());
+        payload[16] = u8::from(self.sampled);
     }
 
     /// The stamp at the start of `payload`, if it is long enough.
@@ -69,6 +74,7 @@ impl Stamp {
             publisher: u32::from_le_bytes(payload.get(..4)?.try_into().ok()?),
             seq: u32::from_le_bytes(payload.get(4..8)?.try_into().ok()?),
             sent_ns: u64::from_le_bytes(payload.get(8..16)?.try_into().ok()?),
+            sampled: *payload.get(16)? != 0,
         })
     }
 }
@@ -196,6 +202,7 @@ mod tests {
             publisher: 7,
             seq: u32::MAX - 1,
             sent_ns: 1 << 50,
+            sampled: true,
         };
         let mut payload = [0u8; 100];
         stamp.write(&mut payload);

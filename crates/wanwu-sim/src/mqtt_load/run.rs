@@ -2,10 +2,10 @@
 //! messages sent and delivered in it.
 //!
 //! Every payload carries its send time (nanoseconds on [`Run::now_ns`]'s clock). A message
-//! belongs to the sample when its send time lies in the recording window, so publishers and
-//! receivers count the same messages: after the window, publishers stop and receivers go on
-//! until every sampled message arrived or the drain time is over; what is still missing then
-//! is lost.
+//! belongs to the sample when its send time lies in the recording window as its publisher
+//! saw it, and the payload says so, so publishers and receivers count the same messages:
+//! after the window, publishers stop and receivers go on until every sampled message
+//! arrived or the drain time is over; what is still missing then is lost.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -74,7 +74,8 @@ impl Run {
         self.base + Duration::from_nanos(ns)
     }
 
-    /// Whether a message sent at `stamp` belongs to the sample.
+    /// Whether a message sent at `stamp` belongs to the sample (the publisher's judgement,
+    /// carried in the payload).
     pub fn sampled(&self, stamp: u64) -> bool {
         stamp >= self.window_start_ns.load(Ordering::Relaxed)
             && stamp < self.window_end_ns.load(Ordering::Relaxed)

@@ -197,11 +197,12 @@ async fn publish_loop(
         let mut sampled = 0;
         for _ in 0..batch {
             packet_id = packet_id.wrapping_add(1).max(1);
-            let stamp = run.now_ns();
-            if run.sampled(stamp) {
+            let sent_ns = run.now_ns();
+            let in_sample = run.sampled(sent_ns);
+            if in_sample {
                 sampled += 1;
                 if let Pace::Rate { .. } = pace {
-                    lags.push(micros_between(next_ns, stamp));
+                    lags.push(micros_between(next_ns, sent_ns));
                 }
             }
             if let Pace::Rate { interval_ns, .. } = pace {
@@ -210,7 +211,8 @@ async fn publish_loop(
             let stamp = Stamp {
                 publisher,
                 seq,
-                sent_ns: stamp,
+                sent_ns,
+                sampled: in_sample,
             };
             seq = seq.wrapping_add(1);
             codec::publish(
@@ -290,7 +292,7 @@ async fn receive_loop(
             }
             if let Some(stamp) = Stamp::read(payload) {
                 arrived += 1;
-                if run.sampled(stamp.sent_ns) {
+                if stamp.sampled {
                     sampled += 1;
                     if run.timing() {
                         latencies.push(micros_between(stamp.sent_ns, now));
