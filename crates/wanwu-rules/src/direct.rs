@@ -357,19 +357,15 @@ mod tests {
     use super::*;
     use crate::expr::{EvalError, Expr, root_context};
     use crate::input::{DeviceInfo, Input};
+    use crate::scopes::with_aggregates;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
     use wanwu_model::GeoPoint;
 
-    /// What CEL makes of a condition: the answer a direct evaluation must give.
+    /// What CEL makes of a condition without history: the answer a direct evaluation must
+    /// give.
     fn cel_answer(expr: &Expr, facts: &Facts<'_>) -> Result<Answer, String> {
-        let root = root_context();
-        let scope = facts.scope(&root, expr.vars());
-        match expr.holds(&scope) {
-            Ok(b) => Ok(Answer::Bool(b)),
-            Err(EvalError::NoData(_)) => Ok(Answer::NoData),
-            Err(EvalError::Failed(message)) => Err(message),
-        }
+        cel_with_history(expr, facts, &History::default())
     }
 
     const FIELDS: [&str; 12] = [
@@ -534,12 +530,7 @@ mod tests {
     ) -> Result<Answer, String> {
         let root = root_context();
         let base = facts.scope(&root, expr.vars());
-        let mut scope = base.new_inner_scope();
-        for call in expr.aggregates() {
-            if let Some(value) = history.aggregate(call, facts.ts) {
-                scope.add_variable_from_value(call.variable(), value);
-            }
-        }
+        let scope = with_aggregates(expr.aggregates(), &base, history, facts.ts);
         match expr.holds(&scope) {
             Ok(b) => Ok(Answer::Bool(b)),
             Err(EvalError::NoData(_)) => Ok(Answer::NoData),

@@ -2,7 +2,7 @@
 //! condition outside the direct subset (see [`crate::direct`]), an aggregate, a derived value.
 
 use crate::compile::CompiledRule;
-use crate::expr::Vars;
+use crate::expr::{AggregateCall, Vars};
 use crate::facts::Facts;
 use crate::window::History;
 use cel::Context;
@@ -73,22 +73,25 @@ impl<'s, 'a> RuleScope<'s, '_, 'a> {
         self.own.get_or_init(|| {
             let base = self.scopes.base();
             match self.scopes.history {
-                Some(history) => rule_scope(self.rule, base, history, self.scopes.facts.ts),
+                Some(history) => {
+                    with_aggregates(&self.rule.aggregates, base, history, self.scopes.facts.ts)
+                }
                 None => base.new_inner_scope(),
             }
         })
     }
 }
 
-/// The scope of `rule`: `scope` plus the rule's aggregates over `history` ending at `end`.
-fn rule_scope<'s, 'v>(
-    rule: &CompiledRule,
+/// An inner scope of `scope` with `aggregates` bound over `history` ending at `end` (an
+/// aggregate without data is left unbound).
+pub(crate) fn with_aggregates<'s, 'v>(
+    aggregates: &[AggregateCall],
     scope: &'s Context<'s, 'v>,
     history: &History,
     end: i64,
 ) -> Context<'s, 'v> {
     let mut inner = scope.new_inner_scope();
-    for call in &rule.aggregates {
+    for call in aggregates {
         if let Some(value) = history.aggregate(call, end) {
             inner.add_variable_from_value(call.variable(), value);
         }
