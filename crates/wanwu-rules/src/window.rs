@@ -4,7 +4,7 @@
 //! points of its longest window used (at most 24h) and never more than
 //! [`WindowLimits::max_points_per_key`] of them (the oldest go first; a window then covers
 //! only the newest points, and [`History::truncated`] counts it). Memory per device is at most
-//! keys x max points x 16 bytes.
+//! keys x max points x 24 bytes (time, value and running sum).
 
 use crate::expr::{Aggregate, AggregateCall};
 use std::collections::VecDeque;

@@ -248,9 +248,9 @@ pub(crate) const MAX_COARSENING: u32 = 8;
 /// index entry and a summary per day. The partitions within an aligned span of twice their
 /// width become one partition of that span when each is one compacted segment, every series
 /// still fits one block there, the span ended at least one configured width before now and
-/// before the group's newest stored point (late points still arrive; they are written into the wider
-/// partition) and it is at most a quarter of the group's retention (retention drops whole
-/// partitions). Returns the merges made.
+/// before the group's newest stored point (late points still arrive; they are written into
+/// the wider partition) and it is at most a quarter of the group's retention (retention drops
+/// whole partitions). Returns the merges made.
 pub(crate) fn coarsen(shared: &Shared, now: i64) -> Result<usize> {
     let mut merged = 0;
     while let Some((key, inputs)) = next_coarsening(shared, now) {

@@ -11,6 +11,7 @@ mod serve;
 mod sim;
 
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// The process's allocator. mimalloc keeps a heap per thread: the ingest path's many small,
 /// short-lived allocations (made on the runtime's threads, often freed on the log writer's)
@@ -18,7 +19,6 @@ use clap::{Parser, Subcommand};
 /// server's CPU time under MQTT load.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use std::process::ExitCode;
 
 /// wanwu (万物): an open, self-hostable AIoT platform in one binary.
 #[derive(Debug, Parser)]
